@@ -1,0 +1,96 @@
+/**
+ * The blocked-state tags var shares with the original Python framework: the marker tag
+ * per kind and the `VAR ID:<client tag name>:<element id>` element tags. Byte for byte
+ * as the original writes them (engine.md §3).
+ *
+ * @module
+ */
+
+import type { BlockedElements, Kind } from "./model.ts";
+
+/** The "blocked" marker tag per kind. */
+export const MARKER_TAGS: Readonly<Record<Kind, string>> = {
+  host: "VAR Host Blocked",
+  account: "VAR Account Blocked",
+  detection: "VAR Detection Blocked",
+};
+
+/** The unblock tag the original hides on every rewrite (its hard-coded default names). */
+export const ORIGINAL_HIDDEN_UNBLOCK_TAGS: Readonly<Record<Kind, string>> = {
+  host: "vectra_host_unblock",
+  account: "vectra_account_unblock",
+  detection: "vectra_detection_unblock",
+};
+
+/** The prefix of every element tag. */
+export const ELEMENT_TAG_PREFIX = "VAR ID:";
+
+/** The prefix of var's crash-consistency intent tags (`VAR Pending:<client>:<op>`). */
+export const PENDING_TAG_PREFIX = "VAR Pending:";
+
+/** One parsed `VAR ID` tag. */
+export interface ElementTag {
+  /** The client's tag name, e.g. `PAN Client` (may contain spaces, or a leading space). */
+  readonly client: string;
+  /** The element id, which may itself contain `:` (MACs, IPv6). */
+  readonly element: string;
+}
+
+/** Builds `VAR ID:<client>:<element>`. */
+export function elementTag(client: string, element: string): string {
+  return `${ELEMENT_TAG_PREFIX}${client}:${element}`;
+}
+
+/**
+ * Parses a `VAR ID:` tag: the client is the text between the first and second `:`, the
+ * element everything after the second `:`. Returns null for any other tag.
+ */
+export function parseElementTag(tag: string): ElementTag | null {
+  if (!tag.startsWith(ELEMENT_TAG_PREFIX)) return null;
+  const rest = tag.slice(ELEMENT_TAG_PREFIX.length);
+  const colon = rest.indexOf(":");
+  if (colon < 0) return null;
+  return { client: rest.slice(0, colon), element: rest.slice(colon + 1) };
+}
+
+/** True for the tags var owns for a kind: marker, element tags, pending intents. */
+export function isStateTag(kind: Kind, tag: string): boolean {
+  return tag === MARKER_TAGS[kind] || tag.startsWith(ELEMENT_TAG_PREFIX) ||
+    tag.startsWith(PENDING_TAG_PREFIX);
+}
+
+/** An entity's tags split into what var owns and what it keeps. */
+export interface SplitTags {
+  /** Tags var does not own, in original order. */
+  readonly keptTags: string[];
+  /** Client tag name to element ids, in tag order, without duplicates. */
+  readonly blockedElements: BlockedElements;
+  /** True iff the marker tag is present. */
+  readonly isBlocked: boolean;
+}
+
+/**
+ * Splits an entity's tags into kept tags and recorded state. Unlike the original, the
+ * unblock tag is a kept tag: var never drops a tag it does not own.
+ */
+export function splitTags(kind: Kind, tags: readonly string[]): SplitTags {
+  const keptTags: string[] = [];
+  const blocked = new Map<string, string[]>();
+  let isBlocked = false;
+  for (const tag of tags) {
+    if (tag === MARKER_TAGS[kind]) {
+      isBlocked = true;
+      continue;
+    }
+    const parsed = parseElementTag(tag);
+    if (parsed) {
+      const ids = blocked.get(parsed.client) ?? [];
+      if (!ids.includes(parsed.element)) ids.push(parsed.element);
+      blocked.set(parsed.client, ids);
+      continue;
+    }
+    if (tag.startsWith(PENDING_TAG_PREFIX)) continue;
+    keptTags.push(tag);
+  }
+  return { keptTags, blockedElements: blocked, isBlocked };
+}
