@@ -22,7 +22,8 @@ export type Operation =
   | "blockStaticIps"
   | "unblockStaticIps"
   | "listStaticIps"
-  | "list";
+  | "list"
+  | "removeElements";
 
 /** The result of grooming a host on one client. */
 export type GroomResult =
@@ -85,6 +86,11 @@ export interface ResponseClient {
   listStaticIps?(): Promise<string[]>;
   /** Every element this client created and still enforces, for drift repair. */
   list?(): Promise<EnforcedElement[]>;
+  /**
+   * Removes elements var created that no entity records any more (drift repair), as
+   * returned by `list()`. Returns the element ids confirmed removed.
+   */
+  removeElements?(elements: readonly EnforcedElement[]): Promise<string[]>;
   /** Releases connections and sessions. */
   close?(): Promise<void>;
 }

@@ -1,0 +1,1188 @@
+/**
+ * The FortiGate client (vendors/fortinet.md): blocks IPv4 and IPv6 addresses and CIDR
+ * networks on one or more FortiGates or VDOMs through the FortiOS CMDB REST API, as
+ * address objects that var creates and owns, made members of address groups the operator
+ * created and referenced in deny policies. Hosts go to the internal group, detection
+ * destinations and static destinations to the external group.
+ *
+ * Rules (issue 8):
+ * - Object names are deterministic and tell the kinds apart: `var-host-<ip>`,
+ *   `var-detection-<ip>`, `var-static-<ip>` (a network's `/` becomes `_`). Every object
+ *   var creates carries a comment starting with {@linkcode VAR_COMMENT_MARK}; var never
+ *   deletes, edits or adopts an object without it.
+ * - Group membership changes one member at a time through the member sub-table
+ *   (`POST /addrgrp/<g>/member`, `DELETE /addrgrp/<g>/member/<name>`), so a member someone
+ *   else adds or removes meanwhile is never lost.
+ * - Success only when every firewall confirmed; the token travels only in the
+ *   `Authorization: Bearer` header.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { HttpEndpoint, HttpError } from "../engine/http.ts";
+import type { HttpResponse } from "../engine/http_types.ts";
+import { type IpEntry, parseIpOrNetwork } from "../engine/ip.ts";
+import type { Detection, Host, StaticIps } from "../engine/model.ts";
+import {
+  type ClientContext,
+  type ClientDefinition,
+  ClientError,
+  type ConfigKey,
+  type EnforcedElement,
+  type Operation,
+  type ResponseClient,
+  type SecretRef,
+  type StaticIpOutcome,
+} from "./interface.ts";
+
+/** Secret-store service of the FortiGate API tokens (key: the firewall's `FORTINET_IP` entry). */
+export const FORTINET_SECRET_SERVICE = "Fortinet";
+
+/** Every comment var writes on an address object starts with this; it marks the object as var's. */
+export const VAR_COMMENT_MARK = "Managed by var";
+
+/** Which kind of block an address object serves. */
+export type FortinetScope = "host" | "detection" | "static";
+
+/** Object name prefix per kind of block. */
+export const FORTINET_NAME_PREFIX: Readonly<Record<FortinetScope, string>> = {
+  host: "var-host-",
+  detection: "var-detection-",
+  static: "var-static-",
+};
+
+/** One FortiGate (or one VDOM of it) that every operation is applied to. */
+export interface FortinetFirewall {
+  /** The `FORTINET_IP` entry without scheme: host name or IP; the secret's key. */
+  readonly host: string;
+  /** `https`, or `http` when the entry was written `http://…` (labs and tests). */
+  readonly scheme: "https" | "http";
+  readonly port: number;
+  readonly vdom: string;
+  /** Verify the TLS certificate (`FORTINET_CHECK_SSL`). */
+  readonly verifyTls: boolean;
+  /** PEM file of a CA to trust (`FORTINET_CA_FILE`), or null. */
+  readonly caFile: string | null;
+  /** IPv4 group for hosts (`firewall/addrgrp`). */
+  readonly internalGroup: string;
+  /** IPv4 group for detection and static destinations. */
+  readonly externalGroup: string;
+  /** IPv6 group for hosts (`firewall/addrgrp6`). */
+  readonly internalGroup6: string;
+  /** IPv6 group for detection and static destinations. */
+  readonly externalGroup6: string;
+}
+
+/** The parsed configuration of the FortiGate client. */
+export interface FortinetConfig {
+  /** The firewalls, in `FORTINET_IP` order. */
+  readonly firewalls: readonly FortinetFirewall[];
+  /** `FORTINET_LEGACY_UNBLOCK`: also remove members the original framework added. */
+  readonly legacyUnblock: boolean;
+}
+
+const DEFAULTS = {
+  FORTINET_IP: "",
+  FORTINET_PORT: "443",
+  FORTINET_VDOM: "root",
+  FORTINET_CHECK_SSL: "true",
+  FORTINET_CA_FILE: "",
+  FORTINET_INTERNAL_ADDRESS_GROUP: "Internal-Block",
+  FORTINET_EXTERNAL_ADDRESS_GROUP: "External-Block",
+  FORTINET_INTERNAL_ADDRESS_GROUP6: "Internal-Block6",
+  FORTINET_EXTERNAL_ADDRESS_GROUP6: "External-Block6",
+  FORTINET_LEGACY_UNBLOCK: "true",
+} as const;
+
+type FortinetKey = keyof typeof DEFAULTS;
+
+const PER_FIREWALL =
+  "One value for every firewall, or one per FORTINET_IP entry in the same order, comma-separated.";
+
+/** The documented keys of the FortiGate client. */
+export const FORTINET_KEYS: readonly ConfigKey[] = [
+  {
+    key: "FORTINET_IP",
+    default: DEFAULTS.FORTINET_IP,
+    required: true,
+    help:
+      "Management IPs or host names of the FortiGates, comma-separated (repeat an IP to serve several VDOMs). No scheme; `http://` only in labs.",
+  },
+  {
+    key: "FORTINET_PORT",
+    default: DEFAULTS.FORTINET_PORT,
+    help: `HTTPS admin port. ${PER_FIREWALL}`,
+  },
+  {
+    key: "FORTINET_VDOM",
+    default: DEFAULTS.FORTINET_VDOM,
+    help: `VDOM sent with every call. ${PER_FIREWALL}`,
+  },
+  {
+    key: "FORTINET_CHECK_SSL",
+    default: DEFAULTS.FORTINET_CHECK_SSL,
+    help: `Verify the firewall's TLS certificate (true/false). ${PER_FIREWALL}`,
+  },
+  {
+    key: "FORTINET_CA_FILE",
+    default: DEFAULTS.FORTINET_CA_FILE,
+    help:
+      `PEM file of the CA that signed the firewall's certificate; empty: system roots. ${PER_FIREWALL}`,
+  },
+  {
+    key: "FORTINET_INTERNAL_ADDRESS_GROUP",
+    default: DEFAULTS.FORTINET_INTERNAL_ADDRESS_GROUP,
+    help:
+      `IPv4 address group for blocked hosts (source of an east-west deny policy). ${PER_FIREWALL}`,
+  },
+  {
+    key: "FORTINET_EXTERNAL_ADDRESS_GROUP",
+    default: DEFAULTS.FORTINET_EXTERNAL_ADDRESS_GROUP,
+    help:
+      `IPv4 address group for blocked detection and static destinations (destination of a deny policy). ${PER_FIREWALL}`,
+  },
+  {
+    key: "FORTINET_INTERNAL_ADDRESS_GROUP6",
+    default: DEFAULTS.FORTINET_INTERNAL_ADDRESS_GROUP6,
+    help: `IPv6 address group (addrgrp6) for blocked hosts. ${PER_FIREWALL}`,
+  },
+  {
+    key: "FORTINET_EXTERNAL_ADDRESS_GROUP6",
+    default: DEFAULTS.FORTINET_EXTERNAL_ADDRESS_GROUP6,
+    help:
+      `IPv6 address group (addrgrp6) for blocked detection and static destinations. ${PER_FIREWALL}`,
+  },
+  {
+    key: "FORTINET_LEGACY_UNBLOCK",
+    default: DEFAULTS.FORTINET_LEGACY_UNBLOCK,
+    help:
+      "On unblock, also remove the group member the original framework added for a recorded IP (object named exactly the IP, type iprange); the object itself is kept.",
+  },
+];
+
+/** Splits a comma-separated list, trimming each value. */
+function splitList(text: string): string[] {
+  return text.split(",").map((value) => value.trim());
+}
+
+/** Parses a boolean as written in var.env. */
+function parseBool(text: string): boolean | null {
+  const value = text.trim().toLowerCase();
+  if (["true", "yes", "1", "on"].includes(value)) return true;
+  if (["false", "no", "0", "off"].includes(value)) return false;
+  return null;
+}
+
+/** Splits a `FORTINET_IP` entry into scheme and host; returns a reason when it cannot be used. */
+function parseHostEntry(
+  entry: string,
+): { scheme: "https" | "http"; host: string } | { error: string } {
+  let scheme: "https" | "http" = "https";
+  let host = entry;
+  const schemeMatch = entry.match(/^(https?):\/\/(.*)$/i);
+  if (schemeMatch) {
+    scheme = (schemeMatch[1] ?? "").toLowerCase() === "http" ? "http" : "https";
+    host = (schemeMatch[2] ?? "").replace(/\/$/, "");
+  }
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  if (host === "") return { error: `"${entry}" names no host` };
+  if (/[\s/?#@]/.test(host)) return { error: `"${entry}" is not a host name or IP address` };
+  const colons = host.split(":").length - 1;
+  if (colons === 1) {
+    return { error: `"${entry}" carries a port; put the port in FORTINET_PORT` };
+  }
+  if (colons > 1 && parseIpOrNetwork(host).ok === false) {
+    return { error: `"${entry}" is not a host name or IP address` };
+  }
+  return { scheme, host };
+}
+
+/** The raw keys of the client, every value a string (defaults applied when absent). */
+const RawFortinetConfig = z.object(
+  Object.fromEntries(
+    Object.entries(DEFAULTS).map(([key, value]) => [key, z.string().default(value)]),
+  ) as Record<FortinetKey, z.ZodDefault<z.ZodString>>,
+);
+
+/** Parses the raw `FORTINET_*` keys into a {@linkcode FortinetConfig}. */
+export const FortinetConfigSchema: z.ZodType<FortinetConfig> = RawFortinetConfig.transform(
+  (raw, ctx): FortinetConfig => {
+    const fail = (key: FortinetKey, message: string): typeof z.NEVER => {
+      ctx.addIssue({ code: "custom", path: [key], message });
+      return z.NEVER;
+    };
+    const ips = raw.FORTINET_IP.trim() === "" ? [] : splitList(raw.FORTINET_IP);
+    if (ips.length === 0) {
+      return fail("FORTINET_IP", "FORTINET_IP is empty; give the FortiGate management IPs");
+    }
+    const hosts: { scheme: "https" | "http"; host: string }[] = [];
+    for (const ip of ips) {
+      const parsed = parseHostEntry(ip);
+      if ("error" in parsed) return fail("FORTINET_IP", `FORTINET_IP entry ${parsed.error}`);
+      hosts.push(parsed);
+    }
+    const aligned = (key: FortinetKey): string[] | null => {
+      const values = splitList(raw[key]);
+      if (values.length === 1) return ips.map(() => values[0] ?? "");
+      if (values.length === ips.length) return values;
+      fail(
+        key,
+        `${key} has ${values.length} values but FORTINET_IP has ${ips.length}; give one value for all firewalls or one per IP`,
+      );
+      return null;
+    };
+    const ports = aligned("FORTINET_PORT");
+    const vdoms = aligned("FORTINET_VDOM");
+    const checks = aligned("FORTINET_CHECK_SSL");
+    const caFiles = aligned("FORTINET_CA_FILE");
+    const internal = aligned("FORTINET_INTERNAL_ADDRESS_GROUP");
+    const external = aligned("FORTINET_EXTERNAL_ADDRESS_GROUP");
+    const internal6 = aligned("FORTINET_INTERNAL_ADDRESS_GROUP6");
+    const external6 = aligned("FORTINET_EXTERNAL_ADDRESS_GROUP6");
+    if (
+      !ports || !vdoms || !checks || !caFiles || !internal || !external || !internal6 ||
+      !external6
+    ) {
+      return z.NEVER;
+    }
+    const legacyUnblock = parseBool(raw.FORTINET_LEGACY_UNBLOCK);
+    if (legacyUnblock === null) {
+      return fail(
+        "FORTINET_LEGACY_UNBLOCK",
+        `FORTINET_LEGACY_UNBLOCK is "${raw.FORTINET_LEGACY_UNBLOCK}"; use true or false`,
+      );
+    }
+    const firewalls: FortinetFirewall[] = [];
+    for (let i = 0; i < ips.length; i++) {
+      const { scheme, host } = hosts[i] as { scheme: "https" | "http"; host: string };
+      const portText = ports[i] ?? "";
+      const port = Number(portText);
+      if (!/^\d{1,5}$/.test(portText) || port < 1 || port > 65535) {
+        return fail("FORTINET_PORT", `FORTINET_PORT "${portText}" is not a port; use 1 to 65535`);
+      }
+      const checkText = checks[i] ?? "";
+      const verifyTls = parseBool(checkText);
+      if (verifyTls === null) {
+        return fail(
+          "FORTINET_CHECK_SSL",
+          `FORTINET_CHECK_SSL is "${checkText}"; use true or false`,
+        );
+      }
+      const vdom = vdoms[i] ?? "";
+      if (vdom === "") return fail("FORTINET_VDOM", "FORTINET_VDOM is empty; use root or a VDOM");
+      const groups = {
+        internalGroup: internal[i] ?? "",
+        externalGroup: external[i] ?? "",
+        internalGroup6: internal6[i] ?? "",
+        externalGroup6: external6[i] ?? "",
+      };
+      const groupKeys: Record<keyof typeof groups, FortinetKey> = {
+        internalGroup: "FORTINET_INTERNAL_ADDRESS_GROUP",
+        externalGroup: "FORTINET_EXTERNAL_ADDRESS_GROUP",
+        internalGroup6: "FORTINET_INTERNAL_ADDRESS_GROUP6",
+        externalGroup6: "FORTINET_EXTERNAL_ADDRESS_GROUP6",
+      };
+      for (const [field, key] of Object.entries(groupKeys)) {
+        if (groups[field as keyof typeof groups] === "") {
+          return fail(key, `${key} is empty; name an address group that exists on the firewall`);
+        }
+      }
+      if (groups.internalGroup === groups.externalGroup) {
+        return fail(
+          "FORTINET_EXTERNAL_ADDRESS_GROUP",
+          `FORTINET_INTERNAL_ADDRESS_GROUP and FORTINET_EXTERNAL_ADDRESS_GROUP are both "${groups.internalGroup}"; use two groups`,
+        );
+      }
+      if (groups.internalGroup6 === groups.externalGroup6) {
+        return fail(
+          "FORTINET_EXTERNAL_ADDRESS_GROUP6",
+          `FORTINET_INTERNAL_ADDRESS_GROUP6 and FORTINET_EXTERNAL_ADDRESS_GROUP6 are both "${groups.internalGroup6}"; use two groups`,
+        );
+      }
+      const caFile = caFiles[i] ?? "";
+      firewalls.push({
+        host,
+        scheme,
+        port,
+        vdom,
+        verifyTls,
+        caFile: caFile === "" ? null : caFile,
+        ...groups,
+      });
+    }
+    const seen = new Set<string>();
+    for (const firewall of firewalls) {
+      const id = `${firewall.host}:${firewall.port}/${firewall.vdom}`;
+      if (seen.has(id)) {
+        return fail(
+          "FORTINET_IP",
+          `FORTINET_IP lists ${firewall.host} port ${firewall.port} VDOM ${firewall.vdom} twice`,
+        );
+      }
+      seen.add(id);
+    }
+    return { firewalls, legacyUnblock };
+  },
+);
+
+/** The secrets the configuration needs: one API token per distinct firewall host. */
+function fortinetSecrets(config: FortinetConfig): SecretRef[] {
+  const hosts = [...new Set(config.firewalls.map((firewall) => firewall.host))];
+  return hosts.map((host) => ({
+    service: FORTINET_SECRET_SERVICE,
+    key: host,
+    description: `API token of the FortiGate REST API admin on ${host}`,
+  }));
+}
+
+/** The deterministic object name of an element for a kind of block. */
+export function fortinetObjectName(scope: FortinetScope, entry: IpEntry): string {
+  return `${FORTINET_NAME_PREFIX[scope]}${entry.entry.replace("/", "_")}`;
+}
+
+/** The element an object name stands for, or null when the name is not var's for the kind. */
+export function fortinetElementOf(scope: FortinetScope, name: string): IpEntry | null {
+  const prefix = FORTINET_NAME_PREFIX[scope];
+  if (!name.startsWith(prefix)) return null;
+  const parsed = parseIpOrNetwork(name.slice(prefix.length).replace("_", "/"));
+  if (!parsed.ok || fortinetObjectName(scope, parsed.value) !== name) return null;
+  return parsed.value;
+}
+
+/** An IPv4 prefix length as a dotted netmask. */
+function netmask(prefix: number): string {
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((shift) => String((mask >>> shift) & 0xff)).join(".");
+}
+
+/** A dotted netmask as a prefix length, or null when it is not a contiguous mask. */
+function prefixOf(mask: string): number | null {
+  const parts = mask.split(".").map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
+    return null;
+  }
+  const value = parts.reduce((acc, part) => ((acc << 8) | part) >>> 0, 0);
+  const prefix = 32 - Math.log2(((~value) >>> 0) + 1);
+  return Number.isInteger(prefix) && netmask(prefix) === mask ? prefix : null;
+}
+
+/** What `kind` is called in messages. */
+const SCOPE_LABEL: Readonly<Record<FortinetScope, string>> = {
+  host: "host",
+  detection: "detection destination",
+  static: "static destination",
+};
+
+/** The comment var writes on an object it creates. */
+function commentFor(scope: FortinetScope, entry: IpEntry): string {
+  return `${VAR_COMMENT_MARK} (Vectra Automated Response): ${
+    SCOPE_LABEL[scope]
+  } ${entry.entry}; var deletes this object when it unblocks`;
+}
+
+/** An address object as FortiOS returns it. */
+interface FortiObject {
+  readonly name: string;
+  readonly type?: string;
+  readonly comment?: string;
+  readonly subnet?: string;
+  readonly "start-ip"?: string;
+  readonly "end-ip"?: string;
+  readonly ip6?: string;
+}
+
+/** True when the object carries var's comment. */
+function isVarObject(object: FortiObject): boolean {
+  return typeof object.comment === "string" && object.comment.startsWith(VAR_COMMENT_MARK);
+}
+
+/** The address an object covers, normalised, or null when it is not an ipmask/ipprefix. */
+function addressOf(object: FortiObject): string | null {
+  if (typeof object.ip6 === "string" && (object.type ?? "ipprefix") === "ipprefix") {
+    const parsed = parseIpOrNetwork(object.ip6);
+    return parsed.ok ? parsed.value.entry : null;
+  }
+  if (typeof object.subnet === "string" && (object.type ?? "ipmask") === "ipmask") {
+    const [address = "", mask = ""] = object.subnet.trim().split(/\s+|\//);
+    const prefix = mask.includes(".") ? prefixOf(mask) : Number(mask);
+    if (prefix === null || !Number.isInteger(prefix)) return null;
+    const parsed = parseIpOrNetwork(`${address}/${prefix}`);
+    return parsed.ok ? parsed.value.entry : null;
+  }
+  return null;
+}
+
+/** The CMDB tables of one address family. */
+interface FamilyTables {
+  readonly address: "address" | "address6";
+  readonly group: "addrgrp" | "addrgrp6";
+}
+
+const TABLES: Readonly<Record<4 | 6, FamilyTables>> = {
+  4: { address: "address", group: "addrgrp" },
+  6: { address: "address6", group: "addrgrp6" },
+};
+
+/** Explanations of FortiOS CLI return codes seen in error envelopes. */
+const FORTIOS_CODES: Readonly<Record<number, string>> = {
+  [-3]: "entry not found",
+  [-5]: "an entry with this name already exists",
+  [-23]: "the entry is still used by another object",
+  [-56]: "a required attribute would be empty",
+  [-651]: "invalid value",
+};
+
+/** A FortiOS answer that is not success: status, CLI error code and text. */
+class FortiOsError extends Error {
+  readonly status: number | null;
+  readonly code: number | null;
+
+  constructor(message: string, status: number | null, code: number | null = null) {
+    super(message);
+    this.name = "FortiOsError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** One element to act on: its kind, parsed address and object name. */
+interface Target {
+  readonly scope: FortinetScope;
+  readonly entry: IpEntry;
+  readonly name: string;
+  /** Recorded ids (or given entries) that map to this element, as written. */
+  readonly given: string[];
+}
+
+/** The FortiOS CMDB API of one firewall/VDOM. */
+class FortiGateApi {
+  readonly firewall: FortinetFirewall;
+  /** Names the firewall in messages: `10.0.0.1` or `10.0.0.1 VDOM dmz`. */
+  readonly label: string;
+  #endpoint: HttpEndpoint;
+  #signal: AbortSignal | undefined;
+
+  constructor(firewall: FortinetFirewall, token: string, context: ClientContext) {
+    this.firewall = firewall;
+    this.label = firewall.vdom === "root"
+      ? firewall.host
+      : `${firewall.host} VDOM ${firewall.vdom}`;
+    this.#signal = context.signal;
+    const hostForUrl = firewall.host.includes(":") ? `[${firewall.host}]` : firewall.host;
+    this.#endpoint = new HttpEndpoint({
+      ...context.http,
+      system: `fortinet ${this.label}`,
+      baseUrl: `${firewall.scheme}://${hostForUrl}:${firewall.port}/api/v2/cmdb/firewall`,
+      verifyTls: firewall.verifyTls,
+      ...(firewall.caFile !== null ? { caFile: firewall.caFile } : {}),
+      headers: () => ({ Authorization: `Bearer ${token}` }),
+    });
+  }
+
+  close(): void {
+    this.#endpoint.close();
+  }
+
+  /**
+   * One CMDB call. Resolves with the envelope on success, with null on an accepted 404,
+   * and throws a {@linkcode FortiOsError} that explains any other answer.
+   */
+  async #call(
+    method: string,
+    path: string,
+    what: string,
+    options: { json?: unknown; query?: Record<string, string>; notFoundIsNull?: boolean } = {},
+  ): Promise<Record<string, unknown> | null> {
+    let response: HttpResponse;
+    try {
+      response = await this.#endpoint.request(method, path, {
+        query: { vdom: this.firewall.vdom, ...options.query },
+        ...(options.json !== undefined ? { json: options.json } : {}),
+        accept: [400, 401, 403, 404, 405, 424, 500],
+        ...(this.#signal ? { signal: this.#signal } : {}),
+      });
+    } catch (error) {
+      if (error instanceof HttpError) {
+        throw new FortiOsError(`cannot ${what}: ${error.message}`, error.status);
+      }
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new FortiOsError(`cannot ${what}: ${detail}`, null);
+    }
+    const status = response.status;
+    let body: Record<string, unknown> | null = null;
+    try {
+      const parsed = response.json<unknown>();
+      if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
+        body = parsed as Record<string, unknown>;
+      }
+    } catch {
+      body = null;
+    }
+    if (status === 404 && options.notFoundIsNull) return null;
+    if (status >= 200 && status < 300 && body !== null && body.status !== "error") return body;
+    throw new FortiOsError(`cannot ${what}: ${this.#explain(status, body)}`, status, codeOf(body));
+  }
+
+  #explain(status: number, body: Record<string, unknown> | null): string {
+    switch (status) {
+      case 401:
+        return `FortiOS refused the API token (401); check the secret ${FORTINET_SECRET_SERVICE}/${this.firewall.host} and the trusted hosts of the REST API admin`;
+      case 403:
+        return "FortiOS answered 403; the admin profile of the API token needs read-write access to firewall addresses";
+      case 424:
+        return `FortiOS answered 424; VDOM "${this.firewall.vdom}" does not exist`;
+    }
+    if (body === null) return `FortiOS answered ${status} with a body that is not a JSON object`;
+    const code = codeOf(body);
+    const cli = typeof body.cli_error === "string" ? body.cli_error.replace(/\s+/g, " ") : "";
+    const parts = [`FortiOS answered ${status}`];
+    if (code !== null) parts.push(`error ${code} (${FORTIOS_CODES[code] ?? "unknown error"})`);
+    if (cli !== "") parts.push(cli);
+    if (status >= 200 && status < 300) parts.push(`status "${String(body.status)}"`);
+    return parts.join(", ");
+  }
+
+  /** Member names of a group; throws when the group does not exist. */
+  async groupMembers(tables: FamilyTables, group: string): Promise<Set<string>> {
+    const kind = tables.group === "addrgrp6" ? "IPv6 address group" : "address group";
+    const body = await this.#call(
+      "GET",
+      `/${tables.group}/${enc(group)}`,
+      `read ${kind} "${group}"`,
+      {
+        notFoundIsNull: true,
+      },
+    );
+    if (body === null) {
+      throw new FortiOsError(
+        `${kind} "${group}" does not exist in VDOM ${this.firewall.vdom}; create it (see the README) or fix the group key`,
+        404,
+      );
+    }
+    const results = Array.isArray(body.results) ? body.results : [];
+    const first = results[0] as { member?: unknown } | undefined;
+    if (!first || !Array.isArray(first.member)) {
+      throw new FortiOsError(`cannot read ${kind} "${group}": the answer has no member list`, null);
+    }
+    const names = first.member.map((m) =>
+      typeof m === "object" && m !== null && typeof (m as { name?: unknown }).name === "string"
+        ? (m as { name: string }).name
+        : ""
+    );
+    return new Set(names.filter((name) => name !== ""));
+  }
+
+  /** The address objects whose name starts with `prefix`, by name. */
+  async objectsWithPrefix(tables: FamilyTables, prefix: string): Promise<Map<string, FortiObject>> {
+    const body = await this.#call("GET", `/${tables.address}`, `list ${tables.address} objects`, {
+      query: { filter: `name=@${prefix}` },
+    });
+    const results = Array.isArray(body?.results) ? body.results : [];
+    const objects = new Map<string, FortiObject>();
+    for (const item of results) {
+      if (typeof item !== "object" || item === null) continue;
+      const object = item as FortiObject;
+      if (typeof object.name === "string" && object.name.startsWith(prefix)) {
+        objects.set(object.name, object);
+      }
+    }
+    return objects;
+  }
+
+  /** One address object, or null when it does not exist. */
+  async getObject(tables: FamilyTables, name: string): Promise<FortiObject | null> {
+    const body = await this.#call("GET", `/${tables.address}/${enc(name)}`, `read "${name}"`, {
+      notFoundIsNull: true,
+    });
+    if (body === null) return null;
+    const results = Array.isArray(body.results) ? body.results : [];
+    const first = results[0];
+    return typeof first === "object" && first !== null ? first as FortiObject : null;
+  }
+
+  /** Creates an address object; a duplicate name throws with code -5. */
+  async createObject(tables: FamilyTables, object: Record<string, string>): Promise<void> {
+    await this.#call("POST", `/${tables.address}`, `create address object "${object.name}"`, {
+      json: object,
+    });
+  }
+
+  /** Deletes an address object; already gone succeeds. */
+  async deleteObject(tables: FamilyTables, name: string): Promise<void> {
+    await this.#call("DELETE", `/${tables.address}/${enc(name)}`, `delete "${name}"`, {
+      notFoundIsNull: true,
+    });
+  }
+
+  /** True when `name` is a member of the group (member sub-table). */
+  async isMember(tables: FamilyTables, group: string, name: string): Promise<boolean> {
+    const body = await this.#call(
+      "GET",
+      `/${tables.group}/${enc(group)}/member/${enc(name)}`,
+      `read member "${name}" of "${group}"`,
+      { notFoundIsNull: true },
+    );
+    return body !== null;
+  }
+
+  /** Adds one member to a group without touching the others. */
+  async addMember(tables: FamilyTables, group: string, name: string): Promise<void> {
+    await this.#call(
+      "POST",
+      `/${tables.group}/${enc(group)}/member`,
+      `add "${name}" to "${group}"`,
+      {
+        json: { name },
+      },
+    );
+  }
+
+  /** Removes one member from a group without touching the others; already gone succeeds. */
+  async removeMember(tables: FamilyTables, group: string, name: string): Promise<void> {
+    try {
+      await this.#call(
+        "DELETE",
+        `/${tables.group}/${enc(group)}/member/${enc(name)}`,
+        `remove "${name}" from "${group}"`,
+        { notFoundIsNull: true },
+      );
+    } catch (error) {
+      if (error instanceof FortiOsError && error.code === -56) {
+        throw new FortiOsError(
+          `${error.message}; FortiOS keeps at least one member in a group: add a placeholder member such as the address "none" to "${group}"`,
+          error.status,
+          error.code,
+        );
+      }
+      throw error;
+    }
+  }
+}
+
+/** Percent-encodes one path segment (names may hold spaces, `:` and other characters). */
+function enc(name: string): string {
+  return encodeURIComponent(name);
+}
+
+/** The CLI error code of a FortiOS envelope, or null. */
+function codeOf(body: Record<string, unknown> | null): number | null {
+  return body !== null && typeof body.error === "number" ? body.error : null;
+}
+
+/** Text of any error, without a stack. */
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The FortiGate client: every operation on every configured firewall. */
+export class FortinetClient implements ResponseClient {
+  readonly name = "fortinet";
+  readonly tagName = "Fortinet Client";
+  readonly routingKey = "fortinet";
+  readonly supports: ReadonlySet<Operation> = new Set<Operation>([
+    "blockHost",
+    "unblockHost",
+    "blockDetection",
+    "unblockDetection",
+    "blockStaticIps",
+    "unblockStaticIps",
+    "listStaticIps",
+    "list",
+    "removeElements",
+  ]);
+  #apis: FortiGateApi[];
+  #legacyUnblock: boolean;
+
+  constructor(apis: FortiGateApi[], legacyUnblock: boolean) {
+    this.#apis = apis;
+    this.#legacyUnblock = legacyUnblock;
+  }
+
+  /** Blocks the host's current IP in the internal group of every firewall. */
+  async blockHost(host: Host): Promise<string[]> {
+    if (host.ip === null) return [];
+    const what = `host ${host.id} (${host.name})`;
+    const targets = this.#targets("blockHost", what, "host", [host.ip]);
+    await this.#blockAll("blockHost", what, targets);
+    return targets.map((t) => t.entry.entry);
+  }
+
+  /** Removes the recorded IPs of a host from the internal group of every firewall. */
+  unblockHost(host: Host, recorded: readonly string[]): Promise<string[]> {
+    return this.#unblockRecorded("unblockHost", `host ${host.id} (${host.name})`, "host", recorded);
+  }
+
+  /** Blocks every destination IP of a detection in the external group of every firewall. */
+  async blockDetection(detection: Detection): Promise<string[]> {
+    const what = `detection ${detection.id}`;
+    const targets = this.#targets("blockDetection", what, "detection", detection.dstIps);
+    await this.#blockAll("blockDetection", what, targets);
+    return targets.map((t) => t.entry.entry);
+  }
+
+  /** Removes the recorded destination IPs of a detection from every firewall. */
+  unblockDetection(detection: Detection, recorded: readonly string[]): Promise<string[]> {
+    return this.#unblockRecorded(
+      "unblockDetection",
+      `detection ${detection.id}`,
+      "detection",
+      recorded,
+    );
+  }
+
+  /** Blocks static destination entries; an entry is ok only when every firewall confirmed it. */
+  blockStaticIps(ips: StaticIps): Promise<StaticIpOutcome[]> {
+    return this.#staticOperation("block", ips);
+  }
+
+  /** Unblocks static destination entries; an entry is ok only when every firewall confirmed it. */
+  unblockStaticIps(ips: StaticIps): Promise<StaticIpOutcome[]> {
+    return this.#staticOperation("unblock", ips);
+  }
+
+  /**
+   * The static entries blocked on at least one firewall: an entry that a firewall still
+   * holds is reported, so removing it from the file unblocks it everywhere.
+   */
+  async listStaticIps(): Promise<string[]> {
+    const perFirewall = await this.#readBack("listStaticIps", ["static"]);
+    const union = new Set<string>();
+    for (const elements of perFirewall) {
+      for (const key of elements) union.add(key.slice(key.indexOf("|") + 1));
+    }
+    return [...union].sort();
+  }
+
+  /**
+   * The host and detection elements var's objects enforce on every firewall. An element
+   * one firewall lacks is left out, so drift repair blocks it again.
+   */
+  async list(): Promise<EnforcedElement[]> {
+    const perFirewall = await this.#readBack("list", ["host", "detection"]);
+    const [first, ...rest] = perFirewall;
+    const common = [...(first ?? [])].filter((key) => rest.every((set) => set.has(key)));
+    return common.sort().map((key) => {
+      const bar = key.indexOf("|");
+      return { kind: key.slice(0, bar) as "host" | "detection", element: key.slice(bar + 1) };
+    });
+  }
+
+  /**
+   * Removes elements var created that no entity records any more (drift repair). Returns
+   * the ids every firewall confirmed removed; throws when none could be confirmed.
+   */
+  async removeElements(elements: readonly EnforcedElement[]): Promise<string[]> {
+    const confirmed: string[] = [];
+    const failures: { text: string; status: number | null }[] = [];
+    for (const scope of ["host", "detection", "static"] as const) {
+      const ids = elements.filter((e) => e.kind === scope).map((e) => e.element);
+      const valid = ids.filter((id) => parseIpOrNetwork(id).ok);
+      confirmed.push(...ids.filter((id) => !valid.includes(id)));
+      const targets = this.#targets("removeElements", "stray elements", scope, valid);
+      if (targets.length === 0) continue;
+      const results = await Promise.all(
+        this.#apis.map((api) => this.#apply(api, "unblock", targets, { legacy: false })),
+      );
+      const failed = this.#failures(results, targets);
+      failures.push(...failed);
+      for (const target of targets) {
+        if (results.every((result) => result.get(target.name) === null)) {
+          confirmed.push(...target.given);
+        }
+      }
+    }
+    if (failures.length > 0 && confirmed.length === 0) {
+      throw new ClientError(
+        this.name,
+        "removeElements",
+        `Cannot remove stray elements on fortinet: ${failures.map((f) => f.text).join("; ")}`,
+        { status: failures[0]?.status ?? null },
+      );
+    }
+    return confirmed;
+  }
+
+  /** Closes every endpoint. */
+  close(): Promise<void> {
+    for (const api of this.#apis) api.close();
+    return Promise.resolve();
+  }
+
+  /** Parses ids into targets, merging ids that name the same element. Throws on an invalid one. */
+  #targets(
+    operation: Operation,
+    what: string,
+    scope: FortinetScope,
+    ids: readonly string[],
+  ): Target[] {
+    const targets = new Map<string, Target>();
+    for (const id of ids) {
+      const parsed = parseIpOrNetwork(id);
+      if (!parsed.ok) {
+        throw new ClientError(
+          this.name,
+          operation,
+          `Cannot block ${what} on fortinet: ${parsed.reason}`,
+        );
+      }
+      const name = fortinetObjectName(scope, parsed.value);
+      const existing = targets.get(name);
+      if (existing) existing.given.push(id);
+      else targets.set(name, { scope, entry: parsed.value, name, given: [id] });
+    }
+    return [...targets.values()];
+  }
+
+  /** Blocks targets on every firewall; throws a ClientError unless every firewall confirmed all. */
+  async #blockAll(operation: Operation, what: string, targets: Target[]): Promise<void> {
+    if (targets.length === 0) return;
+    const results = await Promise.all(this.#apis.map((api) => this.#apply(api, "block", targets)));
+    const failures = this.#failures(results, targets);
+    if (failures.length > 0) {
+      throw new ClientError(
+        this.name,
+        operation,
+        `Cannot block ${what} on fortinet: ${failures.map((f) => f.text).join("; ")}`,
+        { status: failures[0]?.status ?? null },
+      );
+    }
+  }
+
+  /** Unblocks recorded ids; returns them all once every firewall confirmed, else throws. */
+  async #unblockRecorded(
+    operation: Operation,
+    what: string,
+    scope: FortinetScope,
+    recorded: readonly string[],
+  ): Promise<string[]> {
+    const valid: string[] = [];
+    for (const id of recorded) {
+      // An id that is no IP address names no object var could have made: nothing to remove.
+      if (parseIpOrNetwork(id).ok) valid.push(id);
+    }
+    const targets = this.#targets(operation, what, scope, valid);
+    if (targets.length > 0) {
+      const results = await Promise.all(
+        this.#apis.map((api) => this.#apply(api, "unblock", targets)),
+      );
+      const failures = this.#failures(results, targets);
+      if (failures.length > 0) {
+        throw new ClientError(
+          this.name,
+          operation,
+          `Cannot unblock ${what} on fortinet: ${failures.map((f) => f.text).join("; ")}`,
+          { status: failures[0]?.status ?? null },
+        );
+      }
+    }
+    return [...recorded];
+  }
+
+  async #staticOperation(
+    action: "block" | "unblock",
+    ips: StaticIps,
+  ): Promise<StaticIpOutcome[]> {
+    const operation: Operation = action === "block" ? "blockStaticIps" : "unblockStaticIps";
+    const invalid = new Map<string, string>();
+    const valid: string[] = [];
+    for (const entry of ips.dstIps) {
+      const parsed = parseIpOrNetwork(entry);
+      if (parsed.ok) valid.push(entry);
+      else invalid.set(entry, `Cannot ${action} static destination on fortinet: ${parsed.reason}`);
+    }
+    const targets = this.#targets(operation, "static destinations", "static", valid);
+    const results = targets.length === 0
+      ? []
+      : await Promise.all(this.#apis.map((api) => this.#apply(api, action, targets)));
+    const errorsByEntry = new Map<string, string[]>();
+    for (const [index, result] of results.entries()) {
+      const api = this.#apis[index] as FortiGateApi;
+      for (const target of targets) {
+        const error = result.get(target.name);
+        if (error === undefined || error === null) continue;
+        for (const given of target.given) {
+          const list = errorsByEntry.get(given) ?? [];
+          list.push(`${api.label}: ${error.message}`);
+          errorsByEntry.set(given, list);
+        }
+      }
+    }
+    return ips.dstIps.map((entry): StaticIpOutcome => {
+      const reason = invalid.get(entry);
+      if (reason !== undefined) return { entry, ok: false, error: reason };
+      const errors = errorsByEntry.get(entry);
+      if (errors === undefined) return { entry, ok: true };
+      return {
+        entry,
+        ok: false,
+        error: `Cannot ${action} static destination ${entry} on fortinet: ${errors.join("; ")}`,
+      };
+    });
+  }
+
+  /** Collects per-firewall failures as message parts. */
+  #failures(
+    results: Map<string, FortiOsError | null>[],
+    targets: Target[],
+  ): { text: string; status: number | null }[] {
+    const failures: { text: string; status: number | null }[] = [];
+    for (const [index, result] of results.entries()) {
+      const api = this.#apis[index] as FortiGateApi;
+      for (const target of targets) {
+        const error = result.get(target.name);
+        if (error === undefined || error === null) continue;
+        failures.push({
+          text: `${target.entry.entry} on ${api.label}: ${error.message}`,
+          status: error.status,
+        });
+      }
+    }
+    return failures;
+  }
+
+  /**
+   * Applies an action to targets on one firewall. Never throws: every target maps to null
+   * (confirmed) or the error that stopped it.
+   */
+  async #apply(
+    api: FortiGateApi,
+    action: "block" | "unblock",
+    targets: Target[],
+    options: { legacy?: boolean } = {},
+  ): Promise<Map<string, FortiOsError | null>> {
+    const legacy = options.legacy ?? this.#legacyUnblock;
+    const result = new Map<string, FortiOsError | null>();
+    for (const family of [4, 6] as const) {
+      const mine = targets.filter((t) => t.entry.version === family);
+      if (mine.length === 0) continue;
+      const tables = TABLES[family];
+      const scope = (mine[0] as Target).scope;
+      const group = groupFor(api.firewall, scope, family);
+      let members: Set<string>;
+      let objects: Map<string, FortiObject>;
+      try {
+        members = await api.groupMembers(tables, group);
+        objects = await api.objectsWithPrefix(tables, FORTINET_NAME_PREFIX[scope]);
+      } catch (error) {
+        const failure = error instanceof FortiOsError
+          ? error
+          : new FortiOsError(describe(error), null);
+        for (const target of mine) result.set(target.name, failure);
+        continue;
+      }
+      for (const target of mine) {
+        try {
+          if (action === "block") {
+            await this.#blockOne(api, tables, group, members, objects, target);
+          } else {
+            await this.#unblockOne(api, tables, group, members, objects, target, legacy);
+          }
+          result.set(target.name, null);
+        } catch (error) {
+          result.set(
+            target.name,
+            error instanceof FortiOsError ? error : new FortiOsError(describe(error), null),
+          );
+        }
+      }
+    }
+    return result;
+  }
+
+  /** Ensures var's object exists and is a member of the group. */
+  async #blockOne(
+    api: FortiGateApi,
+    tables: FamilyTables,
+    group: string,
+    members: Set<string>,
+    objects: Map<string, FortiObject>,
+    target: Target,
+  ): Promise<void> {
+    const existing = objects.get(target.name);
+    if (existing) {
+      assertOurs(existing, target);
+    } else {
+      const body: Record<string, string> = target.entry.version === 4
+        ? {
+          name: target.name,
+          type: "ipmask",
+          subnet: `${target.entry.address} ${netmask(target.entry.prefix)}`,
+          comment: commentFor(target.scope, target.entry),
+        }
+        : {
+          name: target.name,
+          type: "ipprefix",
+          ip6: `${target.entry.address}/${target.entry.prefix}`,
+          comment: commentFor(target.scope, target.entry),
+        };
+      try {
+        await api.createObject(tables, body);
+      } catch (error) {
+        // Created meanwhile (another brain of the same run, or a run that crashed): adopt
+        // it only when it is var's and covers the same address.
+        if (!(error instanceof FortiOsError) || error.code !== -5) throw error;
+        const found = await api.getObject(tables, target.name);
+        if (found === null) throw error;
+        assertOurs(found, target);
+      }
+    }
+    if (members.has(target.name)) return;
+    try {
+      await api.addMember(tables, group, target.name);
+    } catch (error) {
+      // Added meanwhile by another call: confirmed when it is a member now.
+      if (!(error instanceof FortiOsError) || error.code !== -5) throw error;
+      if (!(await api.isMember(tables, group, target.name))) throw error;
+    }
+    members.add(target.name);
+  }
+
+  /** Removes var's member and object; leaves anything var did not create. */
+  async #unblockOne(
+    api: FortiGateApi,
+    tables: FamilyTables,
+    group: string,
+    members: Set<string>,
+    objects: Map<string, FortiObject>,
+    target: Target,
+    legacy: boolean,
+  ): Promise<void> {
+    const existing = objects.get(target.name);
+    const ours = existing !== undefined && isVarObject(existing);
+    if (ours && members.has(target.name)) {
+      await api.removeMember(tables, group, target.name);
+      members.delete(target.name);
+    }
+    if (ours) {
+      try {
+        await api.deleteObject(tables, target.name);
+        objects.delete(target.name);
+      } catch (error) {
+        // Still used by a policy or group someone else made: the block through var's group
+        // is gone, which is what unblocking means; the object stays for its other user.
+        if (!(error instanceof FortiOsError) || error.code !== -23) throw error;
+      }
+    }
+    if (legacy && target.scope !== "static") {
+      for (const given of target.given) {
+        if (!members.has(given)) continue;
+        const legacy = await api.getObject(tables, given);
+        if (legacy !== null && isLegacyObject(legacy, given)) {
+          await api.removeMember(tables, group, given);
+          members.delete(given);
+        }
+      }
+    }
+  }
+
+  /** Reads var's group members on every firewall as `kind|element` keys, one set per firewall. */
+  async #readBack(operation: Operation, scopes: FortinetScope[]): Promise<Set<string>[]> {
+    const results = await Promise.allSettled(this.#apis.map(async (api) => {
+      const found = new Set<string>();
+      for (const scope of scopes) {
+        for (const family of [4, 6] as const) {
+          const tables = TABLES[family];
+          let members: Set<string>;
+          try {
+            members = await api.groupMembers(tables, groupFor(api.firewall, scope, family));
+          } catch (error) {
+            // No IPv6 group: nothing can be blocked through it (an IPv6 block fails and
+            // names the group), so IPv4-only sites need not create one.
+            if (family === 6 && error instanceof FortiOsError && error.status === 404) continue;
+            throw error;
+          }
+          const objects = await api.objectsWithPrefix(tables, FORTINET_NAME_PREFIX[scope]);
+          for (const name of members) {
+            const object = objects.get(name);
+            const entry = fortinetElementOf(scope, name);
+            if (object === undefined || entry === null || !isVarObject(object)) continue;
+            if (addressOf(object) !== entry.entry) continue;
+            found.add(`${scope}|${entry.entry}`);
+          }
+        }
+      }
+      return found;
+    }));
+    const failures: string[] = [];
+    let status: number | null = null;
+    for (const [index, result] of results.entries()) {
+      if (result.status === "fulfilled") continue;
+      const api = this.#apis[index] as FortiGateApi;
+      failures.push(`${api.label}: ${describe(result.reason)}`);
+      if (result.reason instanceof FortiOsError && status === null) status = result.reason.status;
+    }
+    if (failures.length > 0) {
+      throw new ClientError(
+        this.name,
+        operation,
+        `Cannot read back var's blocks on fortinet: ${failures.join("; ")}`,
+        { status },
+      );
+    }
+    return results.map((result) => result.status === "fulfilled" ? result.value : new Set());
+  }
+}
+
+/** The group a kind of block uses on a firewall for an address family. */
+function groupFor(firewall: FortinetFirewall, scope: FortinetScope, family: 4 | 6): string {
+  if (scope === "host") return family === 4 ? firewall.internalGroup : firewall.internalGroup6;
+  return family === 4 ? firewall.externalGroup : firewall.externalGroup6;
+}
+
+/** Throws unless the object is var's and covers the target's address. */
+function assertOurs(object: FortiObject, target: Target): void {
+  if (!isVarObject(object)) {
+    throw new FortiOsError(
+      `address object "${target.name}" exists but var did not create it (its comment does not start with "${VAR_COMMENT_MARK}"); rename or delete that object`,
+      null,
+    );
+  }
+  const covers = addressOf(object);
+  if (covers !== target.entry.entry) {
+    throw new FortiOsError(
+      `address object "${target.name}" covers "${
+        covers ?? "something else"
+      }", not "${target.entry.entry}"; delete it so var can create it again`,
+      null,
+    );
+  }
+}
+
+/** True when the object looks as the original framework made it for `ip`: iprange ip–ip. */
+function isLegacyObject(object: FortiObject, ip: string): boolean {
+  return object.type === "iprange" && object["start-ip"] === ip && object["end-ip"] === ip;
+}
+
+/** Creates the client: looks up one token per firewall host and opens the endpoints. */
+async function createFortinetClient(
+  config: FortinetConfig,
+  context: ClientContext,
+): Promise<FortinetClient> {
+  const tokens = new Map<string, string>();
+  for (const { key } of fortinetSecrets(config)) {
+    tokens.set(key, await context.secret(FORTINET_SECRET_SERVICE, key));
+  }
+  const apis: FortiGateApi[] = [];
+  try {
+    for (const firewall of config.firewalls) {
+      apis.push(new FortiGateApi(firewall, tokens.get(firewall.host) ?? "", context));
+    }
+  } catch (error) {
+    for (const api of apis) api.close();
+    throw error;
+  }
+  return new FortinetClient(apis, config.legacyUnblock);
+}
+
+/** The FortiGate client definition. */
+export const fortinet = {
+  name: "fortinet",
+  aliases: [],
+  tagName: "Fortinet Client",
+  routingKey: "fortinet",
+  keys: FORTINET_KEYS,
+  configSchema: FortinetConfigSchema,
+  secrets: fortinetSecrets,
+  create: createFortinetClient,
+} satisfies ClientDefinition<FortinetConfig>;

@@ -1,0 +1,1273 @@
+/**
+ * The Palo Alto Networks client (vendors/pan.md): blocks IPs on PAN-OS firewalls and
+ * through Panorama by registering them with a tag through the User-ID part of the XML API
+ * (`type=user-id`). The operator creates Dynamic Address Groups (DAGs) matching the tags
+ * and security rules that drop traffic from or to them; registrations take effect at once,
+ * without a commit.
+ *
+ * Rules (issue 8):
+ * - One tag per use: hosts (`PAN_INTERNAL_BLOCK_TAG`), detection destinations
+ *   (`PAN_EXTERNAL_BLOCK_TAG`), static destinations (`PAN_STATIC_BLOCK_TAG`), so each can
+ *   be read back (`show object registered-ip`) and static entries never disturb detection
+ *   blocks of the same IP. The element id is the registered IP or network.
+ * - Every operation goes to every configured device (URL, vsys, Panorama target) and
+ *   succeeds only when every device confirmed it. A block that failed on one device is
+ *   rolled back on the others (only the pairs it newly registered), so a failed action
+ *   leaves the state as it was and the next cycle tries again.
+ * - The API key travels in the `X-PAN-KEY` header, never in a URL; requests are form
+ *   bodies; uid-messages are built by an XML library so values are escaped; every answer
+ *   is checked for `status="error"`, not only the HTTP status.
+ * - The key comes from the secret store (service: the `PAN_URLS` entry, key `API_Key`), or
+ *   is generated once from `username` / `password` (`type=keygen`, credentials in the
+ *   body) and stored through `storeSecret` when secret storage is allowed.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { XMLBuilder, XMLParser } from "fast-xml-parser";
+import { z } from "zod";
+import { HttpEndpoint, HttpError } from "../engine/http.ts";
+import { type IpEntry, parseIpOrNetwork } from "../engine/ip.ts";
+import type { Detection, Host, StaticIps } from "../engine/model.ts";
+import {
+  type ClientContext,
+  type ClientDefinition,
+  ClientError,
+  type ConfigKey,
+  type EnforcedElement,
+  type Operation,
+  type ResponseClient,
+  type SecretRef,
+  type StaticIpOutcome,
+} from "./interface.ts";
+
+const logger = getLogger(["var", "client", "pan"]);
+
+/** Secret key of the API key under the `PAN_URLS` entry (the original's name). */
+export const PAN_API_KEY_SECRET = "API_Key";
+/** Secret key of the admin user name used to generate the API key once. */
+export const PAN_USERNAME_SECRET = "username";
+/** Secret key of the admin password used to generate the API key once. */
+export const PAN_PASSWORD_SECRET = "password";
+
+/** Entries asked for per page of `show object registered-ip` (PAN-OS 8.0+ paging). */
+export const PAN_PAGE_SIZE = 500;
+
+/** Upper bound of pages read per tag and device (500 × 2000 = one million entries). */
+const MAX_PAGES = 2000;
+
+/** Which kind of block a tag serves. */
+export type PanScope = "host" | "detection" | "static";
+
+/** One device every operation is applied to: a URL, and optionally a vsys and a Panorama target. */
+export interface PanDeviceConfig {
+  /** The `PAN_URLS` entry exactly as written: the secret service name. */
+  readonly entry: string;
+  /** Scheme, host and port: `https://fw1.example.com` (the `/api/` path is added). */
+  readonly baseUrl: string;
+  /** `vsys` parameter (`vsys2`), or null to use the device default (vsys1). */
+  readonly vsys: string | null;
+  /** Panorama `target` parameter (a managed firewall's serial number), or null. */
+  readonly target: string | null;
+  /** Verify the TLS certificate (`PAN_CHECK_SSL`). */
+  readonly verifyTls: boolean;
+  /** PEM file of a CA to trust (`PAN_CA_FILE`), or null. */
+  readonly caFile: string | null;
+}
+
+/** The parsed configuration of the PAN-OS client. */
+export interface PanConfig {
+  /** The devices, in `PAN_URLS` order. */
+  readonly devices: readonly PanDeviceConfig[];
+  /** The tag per kind of block. */
+  readonly tags: Readonly<Record<PanScope, string>>;
+}
+
+const DEFAULTS = {
+  PAN_URLS: "",
+  PAN_VSYS: "",
+  PAN_TARGET: "",
+  PAN_CHECK_SSL: "true",
+  PAN_CA_FILE: "",
+  PAN_INTERNAL_BLOCK_TAG: "Block_Host",
+  PAN_EXTERNAL_BLOCK_TAG: "Block_Detection",
+  PAN_STATIC_BLOCK_TAG: "Block_Static",
+} as const;
+
+type PanKey = keyof typeof DEFAULTS;
+
+const PER_URL =
+  "One value for every URL, or one per PAN_URLS entry in the same order, comma-separated.";
+
+/** The documented keys of the PAN-OS client. */
+export const PAN_KEYS: readonly ConfigKey[] = [
+  {
+    key: "PAN_URLS",
+    default: DEFAULTS.PAN_URLS,
+    required: true,
+    help:
+      "Firewall or Panorama base URLs, comma-separated (`https://fw1.example.com`, port allowed). Each entry is also the secret service name. Repeat a URL to serve several vsys or Panorama targets.",
+  },
+  {
+    key: "PAN_VSYS",
+    default: DEFAULTS.PAN_VSYS,
+    help: `Virtual system to register in (vsys1, vsys2, …); empty: the device default. ${PER_URL}`,
+  },
+  {
+    key: "PAN_TARGET",
+    default: DEFAULTS.PAN_TARGET,
+    help:
+      `Panorama only: serial number of the managed firewall to register on; empty: the URL's device itself. ${PER_URL}`,
+  },
+  {
+    key: "PAN_CHECK_SSL",
+    default: DEFAULTS.PAN_CHECK_SSL,
+    help: `Verify the device's TLS certificate (true/false). ${PER_URL}`,
+  },
+  {
+    key: "PAN_CA_FILE",
+    default: DEFAULTS.PAN_CA_FILE,
+    help:
+      `PEM file of the CA that signed the device's certificate; empty: system roots. ${PER_URL}`,
+  },
+  {
+    key: "PAN_INTERNAL_BLOCK_TAG",
+    default: DEFAULTS.PAN_INTERNAL_BLOCK_TAG,
+    help: "Tag registered on blocked host IPs; the source DAG of the host drop rule matches it.",
+  },
+  {
+    key: "PAN_EXTERNAL_BLOCK_TAG",
+    default: DEFAULTS.PAN_EXTERNAL_BLOCK_TAG,
+    help:
+      "Tag registered on blocked detection destination IPs; the destination DAG of the drop rule matches it.",
+  },
+  {
+    key: "PAN_STATIC_BLOCK_TAG",
+    default: DEFAULTS.PAN_STATIC_BLOCK_TAG,
+    help:
+      "Tag registered on the static destination list's entries; match it in the destination DAG too (e.g. 'Block_Detection' or 'Block_Static').",
+  },
+];
+
+/** Splits a comma-separated list, trimming each value. */
+function splitList(text: string): string[] {
+  return text.split(",").map((value) => value.trim());
+}
+
+/** Parses a boolean as written in var.env. */
+function parseBool(text: string): boolean | null {
+  const value = text.trim().toLowerCase();
+  if (["true", "yes", "1", "on"].includes(value)) return true;
+  if (["false", "no", "0", "off"].includes(value)) return false;
+  return null;
+}
+
+/** Turns a `PAN_URLS` entry into a base URL, or says why it cannot be used. */
+function parseUrlEntry(entry: string): { baseUrl: string } | { error: string } {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(entry) ? entry : `https://${entry}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    return { error: `"${entry}" is not a URL or host name` };
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    return { error: `"${entry}" is not http or https` };
+  }
+  if (url.username !== "" || url.password !== "") {
+    return { error: `"${entry}" carries credentials; store them as secrets instead` };
+  }
+  if (url.search !== "" || url.hash !== "") {
+    return { error: `"${entry}" carries a query or fragment; give scheme, host and port only` };
+  }
+  const path = url.pathname.replace(/\/+$/, "");
+  if (path !== "" && path !== "/api") {
+    return { error: `"${entry}" carries a path; give scheme, host and port only` };
+  }
+  return { baseUrl: `${url.protocol}//${url.host}` };
+}
+
+/** The raw keys of the client, every value a string (defaults applied when absent). */
+const RawPanConfig = z.object(
+  Object.fromEntries(
+    Object.entries(DEFAULTS).map(([key, value]) => [key, z.string().default(value)]),
+  ) as Record<PanKey, z.ZodDefault<z.ZodString>>,
+);
+
+/** Longest tag name PAN-OS accepts. */
+const TAG_MAX = 127;
+
+/** Parses the raw `PAN_*` keys into a {@linkcode PanConfig}. */
+export const PanConfigSchema: z.ZodType<PanConfig> = RawPanConfig.transform(
+  (raw, ctx): PanConfig => {
+    const fail = (key: PanKey, message: string): typeof z.NEVER => {
+      ctx.addIssue({ code: "custom", path: [key], message });
+      return z.NEVER;
+    };
+    const entries = raw.PAN_URLS.trim() === "" ? [] : splitList(raw.PAN_URLS);
+    if (entries.length === 0) {
+      return fail("PAN_URLS", "PAN_URLS is empty; give the firewall or Panorama URLs");
+    }
+    const urls: string[] = [];
+    for (const entry of entries) {
+      const parsed = parseUrlEntry(entry);
+      if ("error" in parsed) return fail("PAN_URLS", `PAN_URLS entry ${parsed.error}`);
+      urls.push(parsed.baseUrl);
+    }
+    const aligned = (key: PanKey): string[] | null => {
+      const values = splitList(raw[key]);
+      if (values.length === 1) return entries.map(() => values[0] ?? "");
+      if (values.length === entries.length) return values;
+      fail(
+        key,
+        `${key} has ${values.length} values but PAN_URLS has ${entries.length}; give one value for all URLs or one per URL`,
+      );
+      return null;
+    };
+    const vsyses = aligned("PAN_VSYS");
+    const targets = aligned("PAN_TARGET");
+    const checks = aligned("PAN_CHECK_SSL");
+    const caFiles = aligned("PAN_CA_FILE");
+    if (!vsyses || !targets || !checks || !caFiles) return z.NEVER;
+    const devices: PanDeviceConfig[] = [];
+    const seen = new Set<string>();
+    for (let i = 0; i < entries.length; i++) {
+      const vsys = vsyses[i] ?? "";
+      if (vsys !== "" && !/^vsys\d{1,3}$/.test(vsys)) {
+        return fail("PAN_VSYS", `PAN_VSYS "${vsys}" is not a vsys id; use vsys1, vsys2, …`);
+      }
+      const target = targets[i] ?? "";
+      if (target !== "" && !/^[0-9A-Za-z]{1,32}$/.test(target)) {
+        return fail("PAN_TARGET", `PAN_TARGET "${target}" is not a serial number`);
+      }
+      const checkText = checks[i] ?? "";
+      const verifyTls = parseBool(checkText);
+      if (verifyTls === null) {
+        return fail("PAN_CHECK_SSL", `PAN_CHECK_SSL is "${checkText}"; use true or false`);
+      }
+      const entry = entries[i] ?? "";
+      const baseUrl = urls[i] ?? "";
+      const id = `${baseUrl} ${vsys} ${target}`;
+      if (seen.has(id)) {
+        return fail(
+          "PAN_URLS",
+          `PAN_URLS lists ${entry} twice with the same vsys and target; give each device once`,
+        );
+      }
+      seen.add(id);
+      const caFile = caFiles[i] ?? "";
+      devices.push({
+        entry,
+        baseUrl,
+        vsys: vsys === "" ? null : vsys,
+        target: target === "" ? null : target,
+        verifyTls,
+        caFile: caFile === "" ? null : caFile,
+      });
+    }
+    const tagKeys: Record<PanScope, PanKey> = {
+      host: "PAN_INTERNAL_BLOCK_TAG",
+      detection: "PAN_EXTERNAL_BLOCK_TAG",
+      static: "PAN_STATIC_BLOCK_TAG",
+    };
+    const tags = {} as Record<PanScope, string>;
+    for (const [scope, key] of Object.entries(tagKeys) as [PanScope, PanKey][]) {
+      const tag = raw[key].trim();
+      if (tag === "") return fail(key, `${key} is empty; name the tag its DAG matches`);
+      if (tag.length > TAG_MAX) {
+        return fail(key, `${key} is ${tag.length} characters long; PAN-OS allows ${TAG_MAX}`);
+      }
+      const clash = (Object.entries(tags) as [PanScope, string][]).find(([, t]) => t === tag);
+      if (clash) {
+        return fail(
+          key,
+          `${key} and ${tagKeys[clash[0]]} are both "${tag}"; use a separate tag per use`,
+        );
+      }
+      tags[scope] = tag;
+    }
+    return { devices, tags };
+  },
+);
+
+/** The secrets the configuration needs: one API key per distinct `PAN_URLS` entry. */
+function panSecrets(config: PanConfig): SecretRef[] {
+  const entries = [...new Set(config.devices.map((device) => device.entry))];
+  return entries.map((entry) => ({
+    service: entry,
+    key: PAN_API_KEY_SECRET,
+    description:
+      `PAN-OS API key of ${entry} (or store ${PAN_USERNAME_SECRET} and ${PAN_PASSWORD_SECRET} under the same service and var generates the key once)`,
+  }));
+}
+
+const builder = new XMLBuilder({
+  ignoreAttributes: false,
+  attributeNamePrefix: "@_",
+  suppressEmptyNode: true,
+});
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: "@_",
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: true,
+  isArray: (name) => ["entry", "member", "line"].includes(name),
+});
+
+type XmlNode = Record<string, unknown>;
+
+/** Builds the uid-message that registers or unregisters `ips` with `tag`. */
+export function buildUidMessage(
+  action: "register" | "unregister",
+  ips: readonly string[],
+  tag: string,
+): string {
+  return builder.build({
+    "uid-message": {
+      version: "1.0",
+      type: "update",
+      payload: {
+        [action]: { entry: ips.map((ip) => ({ "@_ip": ip, tag: { member: [tag] } })) },
+      },
+    },
+  }) as string;
+}
+
+/** Builds the op command that lists the IPs registered with `tag`, one page. */
+export function buildRegisteredIpQuery(tag: string, startPoint: number, limit: number): string {
+  return builder.build({
+    show: {
+      object: {
+        "registered-ip": {
+          limit: String(limit),
+          "start-point": String(startPoint),
+          tag: { entry: { "@_name": tag } },
+        },
+      },
+    },
+  }) as string;
+}
+
+/** A failure of one call to one device; the message names the device and holds no secret. */
+class PanCallError extends Error {
+  readonly status: number | null;
+  constructor(message: string, status: number | null, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "PanCallError";
+    this.status = status;
+  }
+}
+
+/** The text of every `msg` / `line` under a response, joined and shortened. */
+function messagesOf(node: unknown): string {
+  const texts: string[] = [];
+  const walk = (value: unknown, depth: number) => {
+    if (depth > 8 || value === null || value === undefined) return;
+    if (typeof value === "string") {
+      if (value.trim() !== "") texts.push(value.trim());
+      return;
+    }
+    if (Array.isArray(value)) {
+      for (const item of value) walk(item, depth + 1);
+      return;
+    }
+    if (typeof value === "object") {
+      for (const [key, child] of Object.entries(value as XmlNode)) {
+        if (key === "version") continue;
+        if (key === "@_message" || !key.startsWith("@_")) walk(child, depth + 1);
+      }
+    }
+  };
+  walk(node, 0);
+  const text = texts.join("; ").replace(/\s+/g, " ");
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
+
+/** The outcome of one uid-message on one device, per IP. */
+interface UidResult {
+  /** IPs whose pair was changed, or already in the wanted state. */
+  readonly ok: Set<string>;
+  /** IPs this call newly registered (register only): the ones a rollback may remove. */
+  readonly added: Set<string>;
+  /** IPs the device refused, with its message. */
+  readonly failed: Map<string, string>;
+}
+
+/** One PAN-OS device (URL, vsys, target) with its shared endpoint and key. */
+class PanDevice {
+  readonly config: PanDeviceConfig;
+  /** Names the device in messages: `https://fw1 vsys2 target 0123`. */
+  readonly label: string;
+  #api: PanApi;
+
+  constructor(config: PanDeviceConfig, api: PanApi) {
+    this.config = config;
+    this.#api = api;
+    this.label = [
+      config.entry,
+      config.vsys ?? "",
+      config.target ? `target ${config.target}` : "",
+    ].filter((part) => part !== "").join(" ");
+  }
+
+  #scopeParams(): Record<string, string> {
+    const params: Record<string, string> = {};
+    if (this.config.vsys !== null) params.vsys = this.config.vsys;
+    if (this.config.target !== null) params.target = this.config.target;
+    return params;
+  }
+
+  /** Registers or unregisters `ips` with `tag`; per-IP outcome, or throws for the whole call. */
+  async uid(action: "register" | "unregister", ips: readonly string[], tag: string) {
+    const response = await this.#api.call(this.label, {
+      type: "user-id",
+      cmd: buildUidMessage(action, ips, tag),
+      ...this.#scopeParams(),
+    });
+    const result: UidResult = { ok: new Set(), added: new Set(), failed: new Map() };
+    const status = response["@_status"];
+    if (status === "success") {
+      for (const ip of ips) {
+        result.ok.add(ip);
+        if (action === "register") result.added.add(ip);
+      }
+      return result;
+    }
+    const entries = findEntryMessages(response);
+    if (status !== "error" || entries.size === 0) {
+      throw new PanCallError(
+        `${this.label} answered ${describeStatus(status)}${detail(messagesOf(response))}`,
+        200,
+      );
+    }
+    const benign = action === "register"
+      ? /already exists, ignore$/
+      : /does not exist, ignore unreg$/;
+    for (const ip of ips) {
+      const messages = entries.get(ip);
+      if (messages === undefined) {
+        result.ok.add(ip);
+        if (action === "register") result.added.add(ip);
+      } else if (messages.every((message) => benign.test(message))) {
+        result.ok.add(ip);
+      } else {
+        result.failed.set(ip, messages.filter((m) => !benign.test(m)).join("; "));
+      }
+    }
+    for (const [ip, messages] of entries) {
+      if (!ips.includes(ip)) {
+        logger.warn("{device} reported on {ip}, which var did not send: {messages}", {
+          device: this.label,
+          ip,
+          messages: messages.join("; "),
+        });
+      }
+    }
+    return result;
+  }
+
+  /** Every IP or network registered with `tag`, read page by page. */
+  async registered(tag: string): Promise<Set<string>> {
+    const found = new Set<string>();
+    const seen = new Set<string>();
+    let start = 1;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const response = await this.#api.call(this.label, {
+        type: "op",
+        cmd: buildRegisteredIpQuery(tag, start, PAN_PAGE_SIZE),
+        ...this.#scopeParams(),
+      });
+      if (response["@_status"] !== "success") {
+        throw new PanCallError(
+          `${this.label} answered ${
+            describeStatus(response["@_status"])
+          } to show object registered-ip${detail(messagesOf(response))}`,
+          200,
+        );
+      }
+      const result = response.result;
+      const node = typeof result === "object" && result !== null ? result as XmlNode : {};
+      if (node.msg !== undefined && JSON.stringify(node.msg).includes("outfile")) {
+        throw new PanCallError(
+          `${this.label} answered with a log file instead of registered IPs; PAN-OS 8.0 or later is needed`,
+          200,
+        );
+      }
+      const entries = (node.entry as XmlNode[] | undefined) ?? [];
+      let fresh = 0;
+      for (const entry of entries) {
+        const ip = entry["@_ip"];
+        if (typeof ip !== "string") continue;
+        const members = (((entry.tag as XmlNode | undefined)?.member as unknown[]) ?? []).map(
+          (m) =>
+            typeof m === "object" && m !== null ? String((m as XmlNode)["#text"] ?? "") : String(m),
+        );
+        if (!seen.has(ip)) fresh++;
+        seen.add(ip);
+        if (members.includes(tag)) found.add(canonical(ip));
+      }
+      // A device may cap the page below the limit asked for: read on until a page is empty
+      // (or repeats itself, as a device that ignores start-point would).
+      if (entries.length === 0 || fresh === 0) return found;
+      start += entries.length;
+    }
+    throw new PanCallError(
+      `${this.label} listed more than ${MAX_PAGES * PAN_PAGE_SIZE} registered IPs for tag "${tag}"`,
+      null,
+    );
+  }
+}
+
+/** Per-IP messages in a uid-response (`<entry ip="…" message="…"/>`), wherever they sit. */
+function findEntryMessages(response: XmlNode): Map<string, string[]> {
+  const found = new Map<string, string[]>();
+  const walk = (value: unknown, depth: number) => {
+    if (depth > 12 || value === null || typeof value !== "object") return;
+    if (Array.isArray(value)) {
+      for (const item of value) walk(item, depth + 1);
+      return;
+    }
+    const node = value as XmlNode;
+    const ip = node["@_ip"];
+    const message = node["@_message"];
+    if (typeof ip === "string" && typeof message === "string") {
+      const list = found.get(ip) ?? [];
+      list.push(message);
+      found.set(ip, list);
+    }
+    for (const [key, child] of Object.entries(node)) {
+      if (!key.startsWith("@_")) walk(child, depth + 1);
+    }
+  };
+  walk(response, 0);
+  return found;
+}
+
+function describeStatus(status: unknown): string {
+  return typeof status === "string" ? `status "${status}"` : "without a status";
+}
+
+function detail(text: string): string {
+  return text === "" ? "" : `: ${text}`;
+}
+
+/** The canonical form of an IP or network read back from a device (as given when unreadable). */
+function canonical(ip: string): string {
+  const parsed = parseIpOrNetwork(ip);
+  return parsed.ok ? parsed.value.entry : ip.trim();
+}
+
+/** One XML API endpoint (a `PAN_URLS` entry): the HTTP endpoint and the API key. */
+class PanApi {
+  readonly entry: string;
+  #endpoint: HttpEndpoint;
+  #key: string | null;
+  #credentials: { user: string; password: string } | null;
+  #pending: Promise<string> | null = null;
+  #context: ClientContext;
+
+  constructor(
+    device: PanDeviceConfig,
+    secrets: { key: string | null; credentials: { user: string; password: string } | null },
+    context: ClientContext,
+  ) {
+    this.entry = device.entry;
+    this.#key = secrets.key;
+    this.#credentials = secrets.credentials;
+    this.#context = context;
+    this.#endpoint = new HttpEndpoint({
+      ...context.http,
+      system: `pan ${device.entry}`,
+      baseUrl: device.baseUrl,
+      verifyTls: device.verifyTls,
+      ...(device.caFile !== null ? { caFile: device.caFile } : {}),
+    });
+  }
+
+  /** The API key: the stored one, or one generated once from the credentials. */
+  async #apiKey(): Promise<string> {
+    if (this.#key !== null) return this.#key;
+    this.#pending ??= this.#keygen().finally(() => {
+      this.#pending = null;
+    });
+    return await this.#pending;
+  }
+
+  async #keygen(): Promise<string> {
+    const credentials = this.#credentials;
+    if (credentials === null) {
+      throw new PanCallError(`${this.entry} has no API key and no credentials`, null);
+    }
+    const response = await this.#post(this.entry, {
+      type: "keygen",
+      user: credentials.user,
+      password: credentials.password,
+    }, null);
+    const result = response.result as XmlNode | undefined;
+    const key = typeof result?.key === "string" ? result.key : "";
+    if (response["@_status"] !== "success" || key === "") {
+      throw new PanCallError(
+        `${this.entry} refused to generate an API key for user "${credentials.user}"${
+          detail(messagesOf(response))
+        }`,
+        200,
+      );
+    }
+    this.#key = key;
+    if (this.#context.storeSecret) {
+      try {
+        await this.#context.storeSecret(this.entry, PAN_API_KEY_SECRET, key);
+        logger.info("Generated and stored the API key of {entry}", { entry: this.entry });
+      } catch (error) {
+        logger.warn("Cannot store the generated API key of {entry}: {error}; kept in memory", {
+          entry: this.entry,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    } else {
+      logger.info(
+        "Generated the API key of {entry}; kept in memory only (secret storage is off)",
+        { entry: this.entry },
+      );
+    }
+    return key;
+  }
+
+  /** Sends one authenticated XML API request and parses the answer. */
+  async call(label: string, params: Record<string, string>): Promise<XmlNode> {
+    let key: string;
+    try {
+      key = await this.#apiKey();
+    } catch (error) {
+      if (error instanceof PanCallError) throw error;
+      throw new PanCallError(`${label}: ${safeMessage(error)}`, null, { cause: error });
+    }
+    return await this.#post(label, params, key);
+  }
+
+  async #post(label: string, params: Record<string, string>, key: string | null) {
+    const headers: Record<string, string> = {
+      "Content-Type": "application/x-www-form-urlencoded",
+      Accept: "application/xml, text/xml",
+    };
+    if (key !== null) headers["X-PAN-KEY"] = key;
+    let text: string;
+    try {
+      const response = await this.#endpoint.request("POST", "/api/", {
+        body: new URLSearchParams(params).toString(),
+        headers,
+        retry: true,
+        ...(this.#context.signal ? { signal: this.#context.signal } : {}),
+      });
+      text = response.text;
+    } catch (error) {
+      if (error instanceof HttpError && error.status === 403) {
+        throw new PanCallError(
+          key === null
+            ? `${label} refused the credentials (403); check the secrets ${PAN_USERNAME_SECRET} and ${PAN_PASSWORD_SECRET} of service "${this.entry}"`
+            : `${label} refused the API key (403); the admin's password may have changed or its role lacks XML API User-ID and operational rights: update the secret ${PAN_API_KEY_SECRET} of service "${this.entry}"`,
+          403,
+          { cause: error },
+        );
+      }
+      const status = error instanceof HttpError ? error.status : null;
+      throw new PanCallError(`${label}: ${transportDetail(error)}`, status, { cause: error });
+    }
+    let parsed: XmlNode;
+    try {
+      parsed = parser.parse(text) as XmlNode;
+    } catch (cause) {
+      throw new PanCallError(`${label} answered a body that is not XML`, 200, { cause });
+    }
+    const response = parsed.response;
+    if (typeof response !== "object" || response === null) {
+      throw new PanCallError(`${label} answered without a PAN-OS <response> element`, 200);
+    }
+    return response as XmlNode;
+  }
+
+  close(): void {
+    this.#endpoint.close();
+  }
+}
+
+/**
+ * What went wrong in a transport error, without the `Cannot POST /api/ on pan <url>: ` prefix
+ * (the device label says it). Transport errors never carry secrets.
+ */
+function transportDetail(error: unknown): string {
+  const message = safeMessage(error);
+  if (!(error instanceof HttpError)) return message;
+  const prefix = `Cannot ${error.method} ${error.path} on ${error.system}: `;
+  return message.startsWith(prefix) ? message.slice(prefix.length) : message;
+}
+
+/** An error's message, for errors that never carry secrets (transport and XML errors). */
+function safeMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** What each kind of block is called in messages. */
+const SCOPE_LABEL: Readonly<Record<PanScope, string>> = {
+  host: "host",
+  detection: "detection destination",
+  static: "static destination",
+};
+
+/** The result of one uid action on every device. */
+interface FanOut {
+  /** Per device: its result, or the error of the whole call. */
+  readonly results: { device: PanDevice; result: UidResult | PanCallError }[];
+}
+
+/** The PAN-OS client: one instance over every configured device. */
+export class PanClient implements ResponseClient {
+  readonly name = "pan";
+  readonly tagName = "PAN Client";
+  readonly routingKey = "pan";
+  readonly supports: ReadonlySet<Operation> = new Set<Operation>([
+    "blockHost",
+    "unblockHost",
+    "blockDetection",
+    "unblockDetection",
+    "blockStaticIps",
+    "unblockStaticIps",
+    "listStaticIps",
+    "list",
+    "removeElements",
+  ]);
+  #devices: PanDevice[];
+  #apis: PanApi[];
+  #tags: Readonly<Record<PanScope, string>>;
+  #locks = new Map<string, Promise<void>>();
+
+  constructor(devices: PanDevice[], apis: PanApi[], tags: Readonly<Record<PanScope, string>>) {
+    this.#devices = devices;
+    this.#apis = apis;
+    this.#tags = tags;
+  }
+
+  /** Registers the host's IP with the internal tag on every device. */
+  async blockHost(host: Host): Promise<string[]> {
+    const entry = this.#hostEntry(host, "blockHost");
+    await this.#blockAll("blockHost", "host", [entry], `host ${host.name} (${entry})`);
+    return [entry];
+  }
+
+  /** Unregisters the recorded IPs from the internal tag on every device. */
+  async unblockHost(host: Host, recorded: readonly string[]): Promise<string[]> {
+    return await this.#unblockAll(
+      "unblockHost",
+      "host",
+      recorded,
+      `host ${host.name} (${recorded.join(", ")})`,
+    );
+  }
+
+  /** Registers the detection's destination IPs with the external tag on every device. */
+  async blockDetection(detection: Detection): Promise<string[]> {
+    const entries: string[] = [];
+    for (const ip of detection.dstIps) {
+      const parsed = parseIpOrNetwork(ip);
+      if (!parsed.ok || parsed.value.isNetwork) {
+        logger.warn("Detection {id}: destination {ip} is not an IP address; skipped", {
+          id: detection.id,
+          ip,
+        });
+        continue;
+      }
+      if (!entries.includes(parsed.value.entry)) entries.push(parsed.value.entry);
+    }
+    if (entries.length === 0) return [];
+    await this.#blockAll("blockDetection", "detection", entries, `detection ${detection.id}`);
+    return entries;
+  }
+
+  /** Unregisters the recorded destination IPs from the external tag on every device. */
+  async unblockDetection(detection: Detection, recorded: readonly string[]): Promise<string[]> {
+    return await this.#unblockAll(
+      "unblockDetection",
+      "detection",
+      recorded,
+      `detection ${detection.id}`,
+    );
+  }
+
+  /** Registers the static entries with the static tag; an entry is ok when every device confirmed. */
+  async blockStaticIps(ips: StaticIps): Promise<StaticIpOutcome[]> {
+    const { valid, outcomes } = this.#staticEntries(ips, "block");
+    if (valid.size === 0) return outcomes;
+    const sent = [...new Set(valid.values())];
+    const fan = await this.#withLocks("static", sent, async () => {
+      const fan = await this.#fanOut("register", "static", sent);
+      const failedEntries = new Set(sent.filter((e) => this.#failures(fan, e).length > 0));
+      await this.#rollback(fan, "static", failedEntries);
+      return fan;
+    });
+    for (const [given, entry] of valid) {
+      const failures = this.#failures(fan, entry);
+      outcomes.push(
+        failures.length === 0 ? { entry: given, ok: true } : {
+          entry: given,
+          ok: false,
+          error: `Cannot block static destination ${entry}: ${failures.join("; ")}`,
+        },
+      );
+    }
+    this.#logStatic("Blocked", outcomes);
+    return outcomes;
+  }
+
+  /** Unregisters the static entries from the static tag; ok when every device confirmed. */
+  async unblockStaticIps(ips: StaticIps): Promise<StaticIpOutcome[]> {
+    const { valid, outcomes } = this.#staticEntries(ips, "unblock");
+    if (valid.size === 0) return outcomes;
+    const sent = [...new Set(valid.values())];
+    const fan = await this.#withLocks(
+      "static",
+      sent,
+      () => this.#fanOut("unregister", "static", sent),
+    );
+    for (const [given, entry] of valid) {
+      const failures = this.#failures(fan, entry);
+      outcomes.push(
+        failures.length === 0 ? { entry: given, ok: true } : {
+          entry: given,
+          ok: false,
+          error: `Cannot unblock static destination ${entry}: ${failures.join("; ")}`,
+        },
+      );
+    }
+    this.#logStatic("Unblocked", outcomes);
+    return outcomes;
+  }
+
+  /**
+   * The static entries registered on at least one device (so an unblock that failed on one
+   * device is retried). A block that failed on a device was rolled back on the others, so
+   * it is absent everywhere and retried too.
+   */
+  async listStaticIps(): Promise<string[]> {
+    const found = await this.#readTag("listStaticIps", "static");
+    this.#warnPartial("static", found);
+    return [...found.keys()];
+  }
+
+  /** Every element var registered, by kind, present on at least one device. */
+  async list(): Promise<EnforcedElement[]> {
+    const elements: EnforcedElement[] = [];
+    for (const kind of ["host", "detection", "static"] as const) {
+      const found = await this.#readTag("list", kind);
+      this.#warnPartial(kind, found);
+      for (const element of found.keys()) elements.push({ element, kind });
+    }
+    return elements;
+  }
+
+  /** Unregisters elements no entity records any more; returns those every device confirmed. */
+  async removeElements(elements: readonly EnforcedElement[]): Promise<string[]> {
+    const removed: string[] = [];
+    const errors: string[] = [];
+    for (const kind of ["host", "detection", "static"] as const) {
+      const ids = elements.filter((e) => e.kind === kind).map((e) => e.element);
+      if (ids.length === 0) continue;
+      const entries = new Map<string, string>();
+      for (const id of ids) {
+        const parsed = parseIpOrNetwork(id);
+        if (parsed.ok) entries.set(id, parsed.value.entry);
+        else removed.push(id);
+      }
+      const sent = [...new Set(entries.values())];
+      if (sent.length === 0) continue;
+      const fan = await this.#withLocks(kind, sent, () => this.#fanOut("unregister", kind, sent));
+      for (const [id, entry] of entries) {
+        const failures = this.#failures(fan, entry);
+        if (failures.length === 0) removed.push(id);
+        else errors.push(`${SCOPE_LABEL[kind]} ${entry}: ${failures.join("; ")}`);
+      }
+    }
+    if (removed.length === 0 && errors.length > 0) {
+      throw new ClientError(
+        this.name,
+        "removeElements",
+        `Cannot remove elements on pan: ${errors.join("; ")}`,
+      );
+    }
+    for (const error of errors) logger.error("Cannot remove {error}", { error });
+    return removed;
+  }
+
+  /** Closes every endpoint. */
+  close(): Promise<void> {
+    for (const api of this.#apis) api.close();
+    return Promise.resolve();
+  }
+
+  #hostEntry(host: Host, operation: Operation): string {
+    if (host.ip === null || host.ip.trim() === "") {
+      throw new ClientError(
+        this.name,
+        operation,
+        `Cannot block host ${host.id} (${host.name}) on pan: the host has no IP address`,
+      );
+    }
+    const parsed = parseIpOrNetwork(host.ip);
+    if (!parsed.ok || parsed.value.isNetwork) {
+      throw new ClientError(
+        this.name,
+        operation,
+        `Cannot block host ${host.id} (${host.name}) on pan: "${host.ip}" is not an IP address`,
+      );
+    }
+    return parsed.value.entry;
+  }
+
+  /** Registers every entry on every device, all or nothing (rolled back on failure). */
+  async #blockAll(
+    operation: Operation,
+    kind: PanScope,
+    entries: string[],
+    what: string,
+  ): Promise<void> {
+    await this.#withLocks(kind, entries, async () => {
+      const fan = await this.#fanOut("register", kind, entries);
+      const problems = this.#problems(fan);
+      if (problems.length === 0) {
+        logger.info("Blocked {what} ({entries}) with tag {tag} on {count} device(s)", {
+          what,
+          entries: entries.join(", "),
+          tag: this.#tags[kind],
+          count: this.#devices.length,
+        });
+        return;
+      }
+      const rolledBack = await this.#rollback(fan, kind, new Set(entries));
+      throw new ClientError(
+        this.name,
+        operation,
+        `Cannot block ${what} on pan: ${problems.map((p) => p.text).join("; ")}${
+          rolledBack ? "; the devices that accepted it were rolled back" : ""
+        }`,
+        { status: problems[0]?.status ?? null },
+      );
+    });
+  }
+
+  /** Unregisters every recorded id on every device; returns them when every device confirmed. */
+  async #unblockAll(
+    operation: Operation,
+    kind: PanScope,
+    recorded: readonly string[],
+    what: string,
+  ): Promise<string[]> {
+    const entries = new Map<string, string>();
+    for (const id of recorded) {
+      const parsed = parseIpOrNetwork(id);
+      if (parsed.ok) {
+        entries.set(id, parsed.value.entry);
+      } else {
+        logger.warn(
+          "{what}: recorded element {id} is not an IP address; nothing on the devices to remove",
+          { what, id },
+        );
+      }
+    }
+    const sent = [...new Set(entries.values())];
+    if (sent.length > 0) {
+      await this.#withLocks(kind, sent, async () => {
+        const fan = await this.#fanOut("unregister", kind, sent);
+        const problems = this.#problems(fan);
+        if (problems.length > 0) {
+          throw new ClientError(
+            this.name,
+            operation,
+            `Cannot unblock ${what} on pan: ${problems.map((p) => p.text).join("; ")}`,
+            { status: problems[0]?.status ?? null },
+          );
+        }
+        logger.info("Unblocked {what} ({entries}) from tag {tag} on {count} device(s)", {
+          what,
+          entries: sent.join(", "),
+          tag: this.#tags[kind],
+          count: this.#devices.length,
+        });
+      });
+    }
+    return [...recorded];
+  }
+
+  /** Sends one uid-message per device, concurrently; never throws. */
+  async #fanOut(
+    action: "register" | "unregister",
+    kind: PanScope,
+    entries: readonly string[],
+  ): Promise<FanOut> {
+    const tag = this.#tags[kind];
+    const settled = await Promise.allSettled(
+      this.#devices.map((device) => device.uid(action, entries, tag)),
+    );
+    return {
+      results: settled.map((outcome, i) => {
+        const device = this.#devices[i] as PanDevice;
+        if (outcome.status === "fulfilled") return { device, result: outcome.value };
+        const error = outcome.reason;
+        return {
+          device,
+          result: error instanceof PanCallError
+            ? error
+            : new PanCallError(`${device.label}: ${safeMessage(error)}`, null, { cause: error }),
+        };
+      }),
+    };
+  }
+
+  /** Every failure of a fan-out, one line per device. */
+  #problems(fan: FanOut): { text: string; status: number | null }[] {
+    const problems: { text: string; status: number | null }[] = [];
+    for (const { device, result } of fan.results) {
+      if (result instanceof PanCallError) {
+        problems.push({ text: result.message, status: result.status });
+      } else if (result.failed.size > 0) {
+        const list = [...result.failed].map(([ip, message]) => `${ip}: ${message}`).join(", ");
+        problems.push({ text: `${device.label} refused ${list}`, status: 200 });
+      }
+    }
+    return problems;
+  }
+
+  /** Why `entry` failed, per device; empty when every device confirmed it. */
+  #failures(fan: FanOut, entry: string): string[] {
+    const failures: string[] = [];
+    for (const { device, result } of fan.results) {
+      if (result instanceof PanCallError) failures.push(result.message);
+      else if (result.failed.has(entry)) {
+        failures.push(`${device.label} refused it: ${result.failed.get(entry)}`);
+      } else if (!result.ok.has(entry)) failures.push(`${device.label} did not confirm it`);
+    }
+    return failures;
+  }
+
+  /**
+   * Unregisters, on the devices that accepted them, the pairs this fan-out newly registered
+   * for `entries`: a failed block leaves the devices as they were. Returns true when
+   * anything was rolled back. A rollback that fails is logged; the next cycle retries.
+   */
+  async #rollback(fan: FanOut, kind: PanScope, entries: ReadonlySet<string>): Promise<boolean> {
+    if (entries.size === 0) return false;
+    const tag = this.#tags[kind];
+    let any = false;
+    await Promise.all(fan.results.map(async ({ device, result }) => {
+      if (result instanceof PanCallError) return;
+      const undo = [...result.added].filter((ip) => entries.has(ip));
+      if (undo.length === 0) return;
+      any = true;
+      try {
+        const back = await device.uid("unregister", undo, tag);
+        if (back.failed.size > 0) {
+          logger.error("Cannot roll back {entries} on {device}: {messages}", {
+            entries: undo.join(", "),
+            device: device.label,
+            messages: [...back.failed.values()].join("; "),
+          });
+        }
+      } catch (error) {
+        logger.error("Cannot roll back {entries} on {device}: {error}", {
+          entries: undo.join(", "),
+          device: device.label,
+          error: safeMessage(error),
+        });
+      }
+    }));
+    return any;
+  }
+
+  /** Validates static entries; IPv6 networks cannot be registered on PAN-OS. */
+  #staticEntries(ips: StaticIps, verb: "block" | "unblock") {
+    const valid = new Map<string, string>();
+    const outcomes: StaticIpOutcome[] = [];
+    for (const given of ips.dstIps) {
+      const parsed = parseIpOrNetwork(given);
+      if (!parsed.ok) {
+        outcomes.push(
+          verb === "unblock" ? { entry: given, ok: true } : {
+            entry: given,
+            ok: false,
+            error: `Cannot block static destination: ${parsed.reason}`,
+          },
+        );
+        continue;
+      }
+      const entry: IpEntry = parsed.value;
+      if (entry.version === 6 && entry.isNetwork) {
+        outcomes.push(
+          verb === "unblock" ? { entry: given, ok: true } : {
+            entry: given,
+            ok: false,
+            error:
+              `Cannot block static destination ${entry.entry}: PAN-OS registers IPv6 addresses only, not IPv6 networks; list the addresses one by one`,
+          },
+        );
+        continue;
+      }
+      valid.set(given, entry.entry);
+    }
+    return { valid, outcomes };
+  }
+
+  #logStatic(verb: string, outcomes: readonly StaticIpOutcome[]): void {
+    const ok = outcomes.filter((o) => o.ok).map((o) => o.entry);
+    if (ok.length > 0) {
+      logger.info("{verb} static destinations {entries} on {count} device(s)", {
+        verb,
+        entries: ok.join(", "),
+        count: this.#devices.length,
+      });
+    }
+  }
+
+  /**
+   * Logs the entries registered on some devices only (a failed unblock not yet retried, a
+   * failed rollback, or a device that lost its registrations). They are listed as present.
+   */
+  #warnPartial(kind: PanScope, found: ReadonlyMap<string, number>): void {
+    const total = this.#devices.length;
+    for (const [entry, count] of found) {
+      if (count < total) {
+        logger.warn("{what} {entry} is registered on {count} of {total} devices only", {
+          what: SCOPE_LABEL[kind],
+          entry,
+          count,
+          total,
+        });
+      }
+    }
+  }
+
+  /** Reads one tag from every device: entry → devices holding it. Any failure throws. */
+  async #readTag(operation: Operation, kind: PanScope): Promise<Map<string, number>> {
+    const tag = this.#tags[kind];
+    const settled = await Promise.allSettled(
+      this.#devices.map((device) => device.registered(tag)),
+    );
+    const found = new Map<string, number>();
+    const errors: string[] = [];
+    let status: number | null = null;
+    for (const outcome of settled) {
+      if (outcome.status === "rejected") {
+        const error = outcome.reason;
+        errors.push(safeMessage(error));
+        if (error instanceof PanCallError && status === null) status = error.status;
+        continue;
+      }
+      for (const entry of outcome.value) found.set(entry, (found.get(entry) ?? 0) + 1);
+    }
+    if (errors.length > 0) {
+      throw new ClientError(
+        this.name,
+        operation,
+        `Cannot read the ${SCOPE_LABEL[kind]} registrations (tag "${tag}") on pan: ${
+          errors.join("; ")
+        }`,
+        { status },
+      );
+    }
+    return found;
+  }
+
+  /**
+   * Runs `fn` while holding the (tag, entry) locks of `entries`, so two operations on the
+   * same pair (two detections sharing a destination) never interleave a block, its
+   * rollback and an unblock. Locks are taken all at once, so waits cannot deadlock.
+   */
+  async #withLocks<T>(kind: PanScope, entries: readonly string[], fn: () => Promise<T>) {
+    const keys = [...new Set(entries.map((e) => `${kind} ${e}`))];
+    const previous = keys.map((k) => this.#locks.get(k) ?? Promise.resolve());
+    let release = () => {};
+    const mine = new Promise<void>((resolve) => release = resolve);
+    for (const key of keys) this.#locks.set(key, mine);
+    try {
+      await Promise.all(previous);
+      return await fn();
+    } finally {
+      release();
+      for (const key of keys) if (this.#locks.get(key) === mine) this.#locks.delete(key);
+    }
+  }
+}
+
+/** Looks up a secret, or null when it cannot be found. */
+async function optionalSecret(
+  context: ClientContext,
+  service: string,
+  key: string,
+): Promise<string | null> {
+  try {
+    const value = await context.secret(service, key);
+    return value === "" ? null : value;
+  } catch {
+    return null;
+  }
+}
+
+/** Creates the client: resolves each URL's key (or credentials) and opens the endpoints. */
+async function createPanClient(config: PanConfig, context: ClientContext): Promise<PanClient> {
+  const secrets = new Map<
+    string,
+    { key: string | null; credentials: { user: string; password: string } | null }
+  >();
+  for (const { service } of panSecrets(config)) {
+    const key = await optionalSecret(context, service, PAN_API_KEY_SECRET);
+    if (key !== null) {
+      secrets.set(service, { key, credentials: null });
+      continue;
+    }
+    const user = await optionalSecret(context, service, PAN_USERNAME_SECRET);
+    const password = user === null
+      ? null
+      : await optionalSecret(context, service, PAN_PASSWORD_SECRET);
+    if (user === null || password === null) {
+      throw new ClientError(
+        "pan",
+        "create",
+        `Cannot create the pan client: no secret ${PAN_API_KEY_SECRET}, nor ${PAN_USERNAME_SECRET} and ${PAN_PASSWORD_SECRET}, for service "${service}"; store the API key, or the credentials to generate it once`,
+      );
+    }
+    secrets.set(service, { key: null, credentials: { user, password } });
+  }
+  const apis = new Map<string, PanApi>();
+  const devices: PanDevice[] = [];
+  try {
+    for (const device of config.devices) {
+      const apiKey = `${device.entry}\n${device.verifyTls}\n${device.caFile ?? ""}`;
+      let api = apis.get(apiKey);
+      if (!api) {
+        api = new PanApi(
+          device,
+          secrets.get(device.entry) ?? { key: null, credentials: null },
+          context,
+        );
+        apis.set(apiKey, api);
+      }
+      devices.push(new PanDevice(device, api));
+    }
+  } catch (error) {
+    for (const api of apis.values()) api.close();
+    throw error;
+  }
+  return new PanClient(devices, [...apis.values()], config.tags);
+}
+
+/** The PAN-OS / Panorama client definition. */
+export const pan = {
+  name: "pan",
+  aliases: [],
+  tagName: "PAN Client",
+  routingKey: "pan",
+  keys: PAN_KEYS,
+  configSchema: PanConfigSchema,
+  secrets: panSecrets,
+  create: createPanClient,
+} satisfies ClientDefinition<PanConfig>;
