@@ -261,10 +261,13 @@ export class HttpEndpoint {
   }
 
   async #attempt(method: string, url: URL, options: RequestOptions): Promise<HttpResponse> {
+    // Auth headers are resolved before taking a slot: a callback that fetches a token from
+    // the same origin must not wait for a slot held by requests waiting for that token.
+    const authHeaders = await this.#options.headers?.();
     return await this.#limit(async () => {
       const system = this.#options.system;
       const path = url.pathname;
-      const headers = new Headers(await this.#options.headers?.());
+      const headers = new Headers(authHeaders);
       for (const [key, value] of Object.entries(options.headers ?? {})) headers.set(key, value);
       let body: string | undefined = options.body;
       if (options.json !== undefined) {

@@ -1,0 +1,286 @@
+/**
+ * IP addresses and CIDR networks: parsing, normalisation, and the one table of
+ * "internal" address ranges that var never blocks as an external destination
+ * (decisions.md #1).
+ *
+ * @module
+ */
+
+/** A parsed address or network, normalised. */
+export interface IpEntry {
+  /** 4 or 6. */
+  readonly version: 4 | 6;
+  /** The network (or single) address in canonical text form, e.g. `2.2.2.0` or `2001:db8::`. */
+  readonly address: string;
+  /** Prefix length; 32 or 128 for a single address. */
+  readonly prefix: number;
+  /** True when the text was a network with a prefix shorter than the address length. */
+  readonly isNetwork: boolean;
+  /** Canonical entry: `address` for a single address (also for `/32`, `/128`), else `address/prefix`. */
+  readonly entry: string;
+}
+
+/** The result of {@linkcode parseIpOrNetwork}: an entry, or why the text is not one. */
+export type ParsedIpOrNetwork =
+  | { readonly ok: true; readonly value: IpEntry }
+  | {
+    readonly ok: false;
+    /** Why the text was refused, e.g. `"2.2.2.1/24" has host bits set; use "2.2.2.0/24"`. */
+    readonly reason: string;
+    /** The masked network, when the only fault is host bits set. */
+    readonly corrected?: string;
+  };
+
+/** One parsed address: its version and value. */
+interface RawAddress {
+  readonly version: 4 | 6;
+  readonly value: bigint;
+}
+
+const V4_BITS = 32;
+const V6_BITS = 128;
+
+/** Parses dotted-quad IPv4 text (no leading zeros, as Python's `ipaddress`); null if invalid. */
+function parseV4(text: string): bigint | null {
+  const parts = text.split(".");
+  if (parts.length !== 4) return null;
+  let value = 0n;
+  for (const part of parts) {
+    if (!/^\d{1,3}$/.test(part)) return null;
+    if (part.length > 1 && part.startsWith("0")) return null;
+    const octet = Number(part);
+    if (octet > 255) return null;
+    value = (value << 8n) | BigInt(octet);
+  }
+  return value;
+}
+
+/** Parses IPv6 text (with `::` and an optional trailing dotted IPv4); null if invalid. */
+function parseV6(text: string): bigint | null {
+  if (!/^[0-9a-fA-F:.]+$/.test(text)) return null;
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const toGroups = (part: string): number[] | null => {
+    if (part === "") return [];
+    const groups: number[] = [];
+    const pieces = part.split(":");
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i] ?? "";
+      if (i === pieces.length - 1 && piece.includes(".")) {
+        const v4 = parseV4(piece);
+        if (v4 === null) return null;
+        groups.push(Number(v4 >> 16n), Number(v4 & 0xffffn));
+        continue;
+      }
+      if (!/^[0-9a-fA-F]{1,4}$/.test(piece)) return null;
+      groups.push(parseInt(piece, 16));
+    }
+    return groups;
+  };
+  const head = toGroups(halves[0] ?? "");
+  const tail = halves.length === 2 ? toGroups(halves[1] ?? "") : [];
+  if (head === null || tail === null) return null;
+  let groups: number[];
+  if (halves.length === 2) {
+    const missing = 8 - head.length - tail.length;
+    if (missing < 1) return null;
+    groups = [...head, ...new Array<number>(missing).fill(0), ...tail];
+  } else {
+    groups = head;
+  }
+  if (groups.length !== 8) return null;
+  // A dotted IPv4 part is only allowed as the last 32 bits.
+  const dotted = text.indexOf(".");
+  if (dotted >= 0 && text.slice(dotted).includes(":")) return null;
+  let value = 0n;
+  for (const group of groups) value = (value << 16n) | BigInt(group);
+  return value;
+}
+
+/** Parses an IPv4 or IPv6 address; null if the text is not one. */
+function parseAddress(text: string): RawAddress | null {
+  if (text.includes(":")) {
+    const value = parseV6(text);
+    return value === null ? null : { version: 6, value };
+  }
+  const value = parseV4(text);
+  return value === null ? null : { version: 4, value };
+}
+
+/** Formats an IPv4 value as dotted quad. */
+function formatV4(value: bigint): string {
+  return [24n, 16n, 8n, 0n].map((shift) => String(Number((value >> shift) & 0xffn))).join(".");
+}
+
+/** Formats an IPv6 value per RFC 5952 (lower case, longest zero run compressed). */
+function formatV6(value: bigint): string {
+  if (value >> 32n === 0xffffn) return `::ffff:${formatV4(value & 0xffffffffn)}`;
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
+  let bestStart = -1;
+  let bestLength = 0;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength && j - i >= 2) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((group) => group.toString(16));
+  if (bestStart < 0) return hex.join(":");
+  const left = hex.slice(0, bestStart).join(":");
+  const right = hex.slice(bestStart + bestLength).join(":");
+  return `${left}::${right}`;
+}
+
+/** Formats an address of either version. */
+function formatAddress(address: RawAddress): string {
+  return address.version === 4 ? formatV4(address.value) : formatV6(address.value);
+}
+
+/** The mask of a prefix length for an address width. */
+function maskOf(prefix: number, bits: number): bigint {
+  const width = BigInt(bits);
+  const hostBits = BigInt(bits - prefix);
+  return ((1n << width) - 1n) ^ ((1n << hostBits) - 1n);
+}
+
+/** Normalises an IP address: canonical text, or null when `text` is not an address. */
+export function normalizeIp(text: string): string | null {
+  const address = parseAddress(text.trim());
+  return address === null ? null : formatAddress(address);
+}
+
+/**
+ * Parses an address (`1.2.3.4`, `2001:db8::1`) or a CIDR network (`2.2.2.0/24`) into a
+ * normalised entry. A network with host bits set is refused, with the corrected form in
+ * the reason (decisions.md #6).
+ *
+ * @example
+ * ```ts
+ * parseIpOrNetwork("2.2.2.1/24");
+ * // { ok: false, reason: '"2.2.2.1/24" has host bits set; use "2.2.2.0/24"', corrected: "2.2.2.0/24" }
+ * ```
+ */
+export function parseIpOrNetwork(text: string): ParsedIpOrNetwork {
+  const trimmed = text.trim();
+  if (trimmed === "") return { ok: false, reason: "the entry is empty" };
+  const slash = trimmed.indexOf("/");
+  const addressText = slash < 0 ? trimmed : trimmed.slice(0, slash);
+  const address = parseAddress(addressText);
+  if (address === null) {
+    return { ok: false, reason: `"${trimmed}" is not an IPv4 or IPv6 address or network` };
+  }
+  const bits = address.version === 4 ? V4_BITS : V6_BITS;
+  let prefix = bits;
+  if (slash >= 0) {
+    const prefixText = trimmed.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > bits) {
+      return {
+        ok: false,
+        reason: `"${trimmed}" has an invalid prefix length; use 0 to ${bits}`,
+      };
+    }
+    prefix = Number(prefixText);
+  }
+  const masked = address.value & maskOf(prefix, bits);
+  const network: RawAddress = { version: address.version, value: masked };
+  if (masked !== address.value) {
+    const corrected = `${formatAddress(network)}/${prefix}`;
+    return {
+      ok: false,
+      reason: `"${trimmed}" has host bits set; use "${corrected}"`,
+      corrected,
+    };
+  }
+  const canonical = formatAddress(network);
+  const isNetwork = prefix < bits;
+  return {
+    ok: true,
+    value: {
+      version: address.version,
+      address: canonical,
+      prefix,
+      isNetwork,
+      entry: isNetwork ? `${canonical}/${prefix}` : canonical,
+    },
+  };
+}
+
+/** One row of the internal-address table. */
+interface InternalRange {
+  readonly version: 4 | 6;
+  readonly network: bigint;
+  readonly prefix: number;
+  readonly label: string;
+}
+
+/**
+ * The ranges var treats as internal (decisions.md #1): Python's `is_private` set, plus
+ * carrier-grade NAT and multicast. IPv4-mapped IPv6 addresses are judged by the embedded
+ * IPv4 address. Listed in the README.
+ */
+export const INTERNAL_RANGES: readonly { readonly cidr: string; readonly label: string }[] = [
+  { cidr: "0.0.0.0/8", label: "this network" },
+  { cidr: "10.0.0.0/8", label: "private (RFC 1918)" },
+  { cidr: "100.64.0.0/10", label: "carrier-grade NAT (RFC 6598)" },
+  { cidr: "127.0.0.0/8", label: "loopback" },
+  { cidr: "169.254.0.0/16", label: "link-local" },
+  { cidr: "172.16.0.0/12", label: "private (RFC 1918)" },
+  { cidr: "192.0.0.0/24", label: "IETF protocol assignments" },
+  { cidr: "192.0.2.0/24", label: "documentation (TEST-NET-1)" },
+  { cidr: "192.168.0.0/16", label: "private (RFC 1918)" },
+  { cidr: "198.18.0.0/15", label: "benchmarking" },
+  { cidr: "198.51.100.0/24", label: "documentation (TEST-NET-2)" },
+  { cidr: "203.0.113.0/24", label: "documentation (TEST-NET-3)" },
+  { cidr: "224.0.0.0/4", label: "multicast" },
+  { cidr: "240.0.0.0/4", label: "reserved" },
+  { cidr: "255.255.255.255/32", label: "limited broadcast" },
+  { cidr: "::/128", label: "unspecified" },
+  { cidr: "::1/128", label: "loopback" },
+  { cidr: "64:ff9b:1::/48", label: "local-use IPv4/IPv6 translation" },
+  { cidr: "100::/64", label: "discard-only" },
+  { cidr: "2001::/23", label: "IETF protocol assignments" },
+  { cidr: "2001:db8::/32", label: "documentation" },
+  { cidr: "2002::/16", label: "6to4" },
+  { cidr: "3fff::/20", label: "documentation" },
+  { cidr: "fc00::/7", label: "unique-local" },
+  { cidr: "fe80::/10", label: "link-local" },
+  { cidr: "ff00::/8", label: "multicast" },
+];
+
+const RANGES: readonly InternalRange[] = INTERNAL_RANGES.map(({ cidr, label }) => {
+  const parsed = parseIpOrNetwork(cidr);
+  if (!parsed.ok) throw new Error(`Cannot build the internal address table: ${parsed.reason}`);
+  const address = parseAddress(parsed.value.address);
+  if (address === null) throw new Error(`Cannot build the internal address table: "${cidr}"`);
+  return { version: address.version, network: address.value, prefix: parsed.value.prefix, label };
+});
+
+/** True when `value` of `version` falls in one of the internal ranges. */
+function inInternalRange(version: 4 | 6, value: bigint): boolean {
+  const bits = version === 4 ? V4_BITS : V6_BITS;
+  return RANGES.some((range) =>
+    range.version === version && (value & maskOf(range.prefix, bits)) === range.network
+  );
+}
+
+/**
+ * True when `ip` is an internal address that is never blocked as an external destination
+ * (decisions.md #1). Text that is not an IP address is not internal: callers drop it
+ * separately (use {@linkcode normalizeIp}).
+ */
+export function isInternalAddress(ip: string): boolean {
+  const address = parseAddress(ip.trim());
+  if (address === null) return false;
+  if (address.version === 6 && address.value >> 32n === 0xffffn) {
+    return inInternalRange(4, address.value & 0xffffffffn);
+  }
+  return inInternalRange(address.version, address.value);
+}

@@ -1,0 +1,667 @@
+/**
+ * What both Vectra API versions share: authentication headers with re-authentication on
+ * 401, paging that follows `next` only on the brain's origin and never returns a partial
+ * list, batched id lookups, exact re-checks of every server-side filter, tagging and
+ * notes. `v2.ts` and `v3.ts` only add what differs.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import pLimit, { type LimitFunction } from "p-limit";
+import { z } from "zod";
+import { type HttpEndpoint, HttpError } from "../http.ts";
+import type { HttpOptions, HttpResponse, RequestOptions } from "../http_types.ts";
+import {
+  type Account,
+  type Detection,
+  type Group,
+  type Host,
+  type Kind,
+  MalformedEntityError,
+  parseAccount,
+  parseDetection,
+  parseGroup,
+  parseHost,
+} from "../model.ts";
+import {
+  type ApiVersion,
+  type DetectionQuery,
+  type ScoreQuery,
+  type UrgentEntity,
+  type VectraApi,
+  VectraError,
+} from "./api.ts";
+
+const logger = getLogger(["var", "vectra"]);
+
+/** The largest page size the API accepts. */
+export const MAX_PAGE_SIZE = 5000;
+
+/** Longest encoded id list sent in one query parameter, in characters. */
+const MAX_ID_LIST_CHARS = 5000;
+
+/** Pages read at most for one list, whatever the server says (a runaway `next` chain). */
+const MAX_PAGES = 10_000;
+
+/** Supplies the `Authorization` header and renews it after a 401. */
+export interface Authenticator {
+  /** Makes sure credentials are loaded and a token is valid. */
+  prepare(): Promise<void>;
+  /** The current `Authorization` value (after {@linkcode prepare}). */
+  authorization(): string;
+  /**
+   * Called after a 401 answered with `authorization`: obtains new credentials and returns
+   * true, or returns false when they cannot change (a personal API token).
+   */
+  reauthenticate(authorization: string): Promise<boolean>;
+}
+
+/** Options every implementation takes. */
+export interface VectraApiOptions {
+  /** Transport defaults: timeouts, retries, request counter. */
+  http?: HttpOptions;
+  /** `VECTRA_CA_FILE`: a PEM CA to trust in addition to the system roots. */
+  caFile?: string | null;
+  /** PEM text of a CA to trust (tests; takes precedence over `caFile`). */
+  caPem?: string;
+  /**
+   * `VECTRA_VERIFY_TLS`: verify the brain's certificate.
+   * @default {true}
+   */
+  verifyTls?: boolean;
+  /**
+   * Ask only for the fields the model reads (`fields=`), which shrinks pages.
+   * @default {true}
+   */
+  useFields?: boolean;
+  /**
+   * Batch lookups (id chunks, uid lookups) in flight at once.
+   * @default {4}
+   */
+  concurrency?: number;
+  /**
+   * The clock, in epoch milliseconds (token expiry, hosts without `last_seen`).
+   * @default {Date.now}
+   */
+  now?: () => number;
+}
+
+/** What a version adds to the shared implementation. */
+export interface Flavor {
+  /** The API version. */
+  readonly version: ApiVersion;
+  /** The API root path, e.g. `/api/v2.5`. */
+  readonly apiRoot: string;
+  /** `fields=` per list, or undefined to ask for every field. */
+  readonly fields: {
+    readonly hosts: readonly string[];
+    readonly accounts: readonly string[];
+    readonly detections: readonly string[];
+  };
+  /** Extra parameters of `GET /groups` (v3.4: `include_members=true`). */
+  readonly groupQuery: Readonly<Record<string, string>>;
+}
+
+const PageEnvelope = z.looseObject({
+  next: z.string().nullish(),
+  results: z.array(z.unknown()),
+});
+
+const TagResponse = z.looseObject({
+  status: z.string().nullish(),
+  tags: z.array(z.string()).nullish(),
+  message: z.string().nullish(),
+  invalid_tags: z.array(z.unknown()).nullish(),
+});
+
+/** Query parameter values. */
+type Query = Record<string, string | number | boolean | undefined>;
+
+/** The path segment of a kind in object URLs. */
+const PLURAL: Readonly<Record<Kind, string>> = {
+  host: "hosts",
+  account: "accounts",
+  detection: "detections",
+};
+
+/** Splits ids into comma-separated lists whose URL-encoded length stays bounded. */
+export function chunkIds(ids: readonly number[], maxChars = MAX_ID_LIST_CHARS): string[] {
+  const chunks: string[] = [];
+  let current: string[] = [];
+  let length = 0;
+  for (const id of ids) {
+    const cost = String(id).length + 3; // the id and an encoded comma (%2C)
+    if (current.length > 0 && length + cost > maxChars) {
+      chunks.push(current.join(","));
+      current = [];
+      length = 0;
+    }
+    current.push(String(id));
+    length += cost;
+  }
+  if (current.length > 0) chunks.push(current.join(","));
+  return chunks;
+}
+
+/** The failure detail of a Vectra error body (`detail`, `details`, `errors`, `_meta`). */
+function errorDetail(body: string): string {
+  try {
+    const json = JSON.parse(body) as Record<string, unknown>;
+    if (typeof json["detail"] === "string") return json["detail"];
+    if (typeof json["details"] === "string") return json["details"];
+    const errors = json["errors"];
+    if (Array.isArray(errors)) {
+      const titles = errors.map((e) =>
+        typeof e === "object" && e !== null ? (e as Record<string, unknown>)["title"] : e
+      ).filter((t) => typeof t === "string");
+      if (titles.length > 0) return titles.join("; ");
+    }
+    const meta = json["_meta"];
+    if (typeof meta === "object" && meta !== null) {
+      const message = (meta as Record<string, unknown>)["message"];
+      if (typeof message === "string") return message;
+    }
+  } catch {
+    // not JSON: fall through to the raw excerpt
+  }
+  const trimmed = body.trim().replace(/\s+/g, " ");
+  return trimmed.length > 200 ? `${trimmed.slice(0, 200)}…` : trimmed;
+}
+
+/** The shared implementation of {@linkcode VectraApi}; `v2.ts` and `v3.ts` configure it. */
+export class SharedVectraApi implements VectraApi {
+  /** The brain's host (and port). */
+  readonly brain: string;
+  /** The API version spoken. */
+  readonly version: ApiVersion;
+  #flavor: Flavor;
+  #auth: Authenticator;
+  #api: HttpEndpoint;
+  #origin: string;
+  #basePath: string;
+  #options: VectraApiOptions;
+  #idListsRefused = false;
+
+  constructor(
+    baseUrl: string,
+    flavor: Flavor,
+    auth: Authenticator,
+    endpoint: HttpEndpoint,
+    options: VectraApiOptions = {},
+  ) {
+    const url = new URL(baseUrl);
+    this.brain = url.host;
+    this.version = flavor.version;
+    this.#flavor = flavor;
+    this.#auth = auth;
+    this.#api = endpoint;
+    this.#origin = url.origin;
+    this.#basePath = url.pathname.replace(/\/$/, "");
+    this.#options = options;
+  }
+
+  /** Hosts matching the query (all pages), re-checked exactly. */
+  async listHosts(query: ScoreQuery): Promise<Host[]> {
+    const hosts = await this.#list(
+      "hosts",
+      this.#scoreQuery(query, "hosts"),
+      (json) => parseHost(json, this.version, this.#parseOptions()),
+    );
+    return hosts.filter((host) => matchesScore(host, query));
+  }
+
+  /** Hosts by id, in batches; ids that do not exist are left out. */
+  async hostsByIds(ids: readonly number[]): Promise<Host[]> {
+    return await this.#byIds(
+      "hosts",
+      ids,
+      "hosts",
+      (json) => parseHost(json, this.version, this.#parseOptions()),
+    );
+  }
+
+  /** Accounts matching the query (all pages), re-checked exactly. */
+  async listAccounts(query: ScoreQuery): Promise<Account[]> {
+    const accounts = await this.#list(
+      "accounts",
+      this.#scoreQuery(query, "accounts"),
+      (json) => parseAccount(json, this.version),
+    );
+    return accounts.filter((account) => matchesScore(account, query));
+  }
+
+  /** Accounts by id, in batches; ids that do not exist are left out. */
+  async accountsByIds(ids: readonly number[]): Promise<Account[]> {
+    return await this.#byIds(
+      "accounts",
+      ids,
+      "accounts",
+      (json) => parseAccount(json, this.version),
+    );
+  }
+
+  /** Accounts for group member uids: one `GET /accounts?uid=` per distinct uid, bounded. */
+  async accountsByUids(uids: readonly string[]): Promise<Account[]> {
+    const limit = pLimit(this.#options.concurrency ?? 4);
+    const distinct = [...new Set(uids)];
+    const lists = await Promise.all(distinct.map((uid) =>
+      limit(() =>
+        this.#list(
+          "accounts",
+          { uid, ...this.#fieldsQuery("accounts") },
+          (json) => parseAccount(json, this.version),
+          "look up accounts by uid",
+        )
+      )
+    ));
+    return dedupeById(lists.flat());
+  }
+
+  /** Detections matching the query (all pages), every filter re-checked exactly. */
+  async listDetections(query: DetectionQuery): Promise<Detection[]> {
+    const base: Query = {
+      tags: query.tag,
+      detection_type: query.detectionType,
+      state: query.state,
+      is_triaged: query.isTriaged,
+      ...this.#fieldsQuery("detections"),
+    };
+    const parse = (json: unknown) => parseDetection(json, this.version);
+    let detections: Detection[];
+    if (query.hostIds === undefined) {
+      detections = await this.#list("detections", base, parse);
+    } else {
+      const hostIds = [...new Set(query.hostIds)];
+      if (hostIds.length === 0) return [];
+      const limit = pLimit(this.#options.concurrency ?? 4);
+      const lists = await Promise.all(
+        chunkIds(hostIds).map((chunk) =>
+          limit(() => this.#list("detections", { ...base, host_id: chunk }, parse))
+        ),
+      );
+      detections = dedupeById(lists.flat());
+    }
+    const hostSet = query.hostIds ? new Set(query.hostIds) : null;
+    const type = query.detectionType?.toLowerCase();
+    return detections.filter((detection) =>
+      (query.tag === undefined || detection.tags.includes(query.tag)) &&
+      (type === undefined || detection.detectionType.toLowerCase() === type) &&
+      (query.state === undefined || detection.state === query.state) &&
+      (query.isTriaged === undefined || detection.isTriaged === query.isTriaged) &&
+      (hostSet === null || (detection.hostId !== null && hostSet.has(detection.hostId)))
+    );
+  }
+
+  /** Groups whose name equals `name` exactly and whose type is `type`. */
+  async groupsByName(name: string, type: "host" | "account"): Promise<Group[]> {
+    const groups = await this.#list(
+      "groups",
+      { name, type, ...this.#flavor.groupQuery },
+      (json) => {
+        const record = typeof json === "object" && json !== null
+          ? json as Record<string, unknown>
+          : {};
+        // Only groups of the requested name and type are parsed: another group's odd shape
+        // must not fail this lookup.
+        if (record["name"] !== name || record["type"] !== type) return null;
+        return parseGroup(json, this.version);
+      },
+      `read ${type} group "${name}"`,
+    );
+    return groups.filter((group): group is Group =>
+      group !== null && group.name === name && group.type === type
+    );
+  }
+
+  /** Entities with `urgency_score >= min`; overridden by v3, refused on v2. */
+  urgentEntities(_type: "host" | "account", _min: number): Promise<UrgentEntity[]> {
+    return Promise.reject(
+      new VectraError(
+        this.brain,
+        `Cannot read urgency scores on brain ${this.brain}: API ${this.version} has no /entities; use a threat and certainty threshold`,
+      ),
+    );
+  }
+
+  /** The entity's current tags. */
+  async getTags(kind: Kind, id: number): Promise<string[]> {
+    const path = `/tagging/${kind}/${id}`;
+    const what = `read the tags of ${kind} ${id}`;
+    const response = await this.request("GET", path, {}, what);
+    return this.#tagsOf(response, "GET", path, what);
+  }
+
+  /** Replaces the entity's tags; a `status: failure` body is an error. */
+  async setTags(kind: Kind, id: number, tags: readonly string[]): Promise<string[]> {
+    const path = `/tagging/${kind}/${id}`;
+    const what = `write the tags of ${kind} ${id}`;
+    const response = await this.request("PATCH", path, { json: { tags: [...tags] } }, what);
+    return this.#tagsOf(response, "PATCH", path, what);
+  }
+
+  /** Adds a note; not retried on failure (a retry could duplicate it), except after a 401. */
+  async addNote(kind: Kind, id: number, note: string): Promise<void> {
+    const path = `/${PLURAL[kind]}/${id}/notes`;
+    await this.request(
+      "POST",
+      path,
+      { json: { note }, retry: false },
+      `add a note to ${kind} ${id}`,
+    );
+  }
+
+  /** Releases connections. */
+  close(): Promise<void> {
+    this.#api.close();
+    return Promise.resolve();
+  }
+
+  /**
+   * One authenticated request to `apiRoot + path` (or a `next` URL): after a 401 the
+   * credentials are renewed once and the request is repeated once. Failures become a
+   * {@linkcode VectraError} naming the brain, method, path (no query) and status.
+   */
+  protected async request(
+    method: string,
+    path: string,
+    options: RequestOptions,
+    what: string,
+  ): Promise<HttpResponse> {
+    const fullPath = options.url !== undefined
+      ? new URL(options.url).pathname
+      : `${this.#basePath}${this.#path(path)}`;
+    try {
+      await this.#auth.prepare();
+      const authorization = this.#auth.authorization();
+      try {
+        return await this.#api.request(method, this.#path(path), this.#withAuth(options));
+      } catch (error) {
+        if (!(error instanceof HttpError) || error.status !== 401) throw error;
+        if (!(await this.#auth.reauthenticate(authorization))) throw error;
+        return await this.#api.request(method, this.#path(path), this.#withAuth(options));
+      }
+    } catch (error) {
+      throw this.#wrap(error, method, fullPath, what);
+    }
+  }
+
+  /** Reads every page of a list, parsing items as each page arrives. */
+  protected async list<T>(
+    resource: string,
+    query: Query,
+    parse: (json: unknown) => T,
+    what = `list ${resource}`,
+    stop?: (item: T) => boolean,
+  ): Promise<T[]> {
+    return await this.#list(resource, query, parse, what, stop);
+  }
+
+  /** The `fields=` parameter of a list, when enabled. */
+  protected fieldsQuery(resource: keyof Flavor["fields"]): Query {
+    return this.#fieldsQuery(resource);
+  }
+
+  async #list<T>(
+    resource: string,
+    query: Query,
+    parse: (json: unknown) => T,
+    what = `list ${resource}`,
+    stop?: (item: T) => boolean,
+  ): Promise<T[]> {
+    const path = `/${resource}`;
+    const fullPath = `${this.#basePath}${this.#path(path)}`;
+    const items: T[] = [];
+    const seen = new Set<string>();
+    let response = await this.request(
+      "GET",
+      path,
+      { query: { ...query, page_size: MAX_PAGE_SIZE } },
+      what,
+    );
+    for (let page = 1; page <= MAX_PAGES; page++) {
+      let envelope: z.infer<typeof PageEnvelope>;
+      try {
+        const parsed = PageEnvelope.safeParse(response.json());
+        if (!parsed.success) {
+          throw new VectraError(
+            this.brain,
+            `Cannot ${what} on brain ${this.brain}: GET ${fullPath} answered a page without a "results" list (page ${page})`,
+            { status: response.status },
+          );
+        }
+        envelope = parsed.data;
+      } catch (error) {
+        throw this.#wrap(error, "GET", fullPath, what);
+      }
+      for (const json of envelope.results) {
+        let item: T;
+        try {
+          item = parse(json);
+        } catch (error) {
+          throw this.#wrap(error, "GET", fullPath, what);
+        }
+        if (stop?.(item)) return items;
+        items.push(item);
+      }
+      const next = envelope.next;
+      if (!next) return items;
+      let nextUrl: URL;
+      try {
+        nextUrl = new URL(next, this.#origin);
+      } catch (cause) {
+        throw new VectraError(
+          this.brain,
+          `Cannot ${what} on brain ${this.brain}: GET ${fullPath} answered a "next" link that is not a URL`,
+          { cause },
+        );
+      }
+      if (nextUrl.origin !== this.#origin) {
+        throw new VectraError(
+          this.brain,
+          `Cannot ${what} on brain ${this.brain}: GET ${fullPath} answered a "next" link to another origin "${nextUrl.origin}"; only ${this.#origin} is followed`,
+        );
+      }
+      if (seen.has(nextUrl.href)) {
+        throw new VectraError(
+          this.brain,
+          `Cannot ${what} on brain ${this.brain}: GET ${fullPath} answered a "next" link to a page already read (page ${page})`,
+        );
+      }
+      seen.add(nextUrl.href);
+      response = await this.request("GET", path, { url: nextUrl.href }, what);
+    }
+    throw new VectraError(
+      this.brain,
+      `Cannot ${what} on brain ${this.brain}: GET ${fullPath} has more than ${MAX_PAGES} pages`,
+    );
+  }
+
+  async #byIds<T extends { id: number }>(
+    resource: "hosts" | "accounts",
+    ids: readonly number[],
+    fields: keyof Flavor["fields"],
+    parse: (json: unknown) => T,
+  ): Promise<T[]> {
+    const wanted = new Set(ids);
+    if (wanted.size === 0) return [];
+    const limit = pLimit(this.#options.concurrency ?? 4);
+    let lists: T[][];
+    if (this.#idListsRefused) {
+      lists = await this.#oneByOne(resource, [...wanted], fields, parse, limit);
+    } else {
+      try {
+        lists = await Promise.all(
+          chunkIds([...wanted]).map((chunk) =>
+            limit(() =>
+              this.#list(
+                resource,
+                { id: chunk, ...this.#fieldsQuery(fields) },
+                parse,
+                `read ${resource} by id`,
+              )
+            )
+          ),
+        );
+      } catch (error) {
+        if (!(error instanceof VectraError) || error.status !== 400) throw error;
+        // A brain that refuses `id` lists is read one object at a time: slower, but complete.
+        logger.warn(
+          "Brain {brain} refused a list of {resource} ids ({error}); reading them one by one",
+          { brain: this.brain, resource, error: error.message },
+        );
+        this.#idListsRefused = true;
+        lists = await this.#oneByOne(resource, [...wanted], fields, parse, limit);
+      }
+    }
+    // A brain that ignored the id filter must not add entities nobody asked for.
+    return dedupeById(lists.flat()).filter((item) => wanted.has(item.id));
+  }
+
+  async #oneByOne<T>(
+    resource: "hosts" | "accounts",
+    ids: readonly number[],
+    fields: keyof Flavor["fields"],
+    parse: (json: unknown) => T,
+    limit: LimitFunction,
+  ): Promise<T[][]> {
+    const what = `read ${resource} by id`;
+    return await Promise.all(ids.map((id) =>
+      limit(async () => {
+        const path = `/${resource}/${id}`;
+        const response = await this.request(
+          "GET",
+          path,
+          { query: this.#fieldsQuery(fields), accept: [404] },
+          what,
+        );
+        if (response.status === 404) return [];
+        try {
+          return [parse(response.json())];
+        } catch (error) {
+          throw this.#wrap(error, "GET", `${this.#basePath}${this.#path(path)}`, what);
+        }
+      })
+    ));
+  }
+
+  #scoreQuery(query: ScoreQuery, fields: keyof Flavor["fields"]): Query {
+    return {
+      tags: query.tag,
+      threat_gte: query.threatGte,
+      certainty_gte: query.certaintyGte,
+      ...this.#fieldsQuery(fields),
+    };
+  }
+
+  #fieldsQuery(resource: keyof Flavor["fields"]): Query {
+    if (this.#options.useFields === false) return {};
+    return { fields: this.#flavor.fields[resource].join(",") };
+  }
+
+  #parseOptions(): { now: Date } {
+    return { now: new Date((this.#options.now ?? Date.now)()) };
+  }
+
+  #path(path: string): string {
+    return `${this.#flavor.apiRoot}${path}`;
+  }
+
+  #withAuth(options: RequestOptions): RequestOptions {
+    return {
+      ...options,
+      headers: { ...options.headers, Authorization: this.#auth.authorization() },
+    };
+  }
+
+  #tagsOf(response: HttpResponse, method: string, path: string, what: string): string[] {
+    const fullPath = `${this.#basePath}${this.#path(path)}`;
+    let body: unknown;
+    try {
+      body = response.json();
+    } catch (error) {
+      throw this.#wrap(error, method, fullPath, what);
+    }
+    const parsed = TagResponse.safeParse(body);
+    if (!parsed.success) {
+      throw new VectraError(
+        this.brain,
+        `Cannot ${what} on brain ${this.brain}: ${method} ${fullPath} answered without a "tags" list`,
+        { status: response.status },
+      );
+    }
+    const { status, tags, message, invalid_tags: invalid } = parsed.data;
+    if (status === "failure" || !tags) {
+      const detail = [
+        message ? `"${message}"` : null,
+        invalid && invalid.length > 0 ? `invalid tags ${JSON.stringify(invalid)}` : null,
+      ].filter((part) => part !== null).join(", ");
+      throw new VectraError(
+        this.brain,
+        `Cannot ${what} on brain ${this.brain}: ${method} ${fullPath} answered ${response.status} with status "${
+          status ?? "missing"
+        }"${detail ? `: ${detail}` : ""}`,
+        { status: response.status },
+      );
+    }
+    return tags;
+  }
+
+  #wrap(error: unknown, method: string, path: string, what: string): VectraError {
+    if (error instanceof VectraError) return error;
+    const prefix = `Cannot ${what} on brain ${this.brain}`;
+    if (error instanceof MalformedEntityError) {
+      return new VectraError(this.brain, `${prefix}: ${method} ${path} answered ${error.message}`, {
+        cause: error,
+      });
+    }
+    if (error instanceof HttpError) {
+      const ok = error.status !== null && error.status >= 200 && error.status < 300;
+      const detail = error.status === null || ok
+        ? withoutQuery(httpDetail(error))
+        : `answered ${error.status}${error.body ? `: ${errorDetail(error.body)}` : ""}`;
+      const hint = error.status === 401
+        ? "; check the credentials of this brain"
+        : error.status === 403
+        ? "; the API client lacks a permission"
+        : "";
+      return new VectraError(
+        this.brain,
+        `${prefix}: ${method} ${error.path || path} ${detail}${hint}`,
+        { cause: error, status: error.status },
+      );
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return new VectraError(this.brain, `${prefix}: ${method} ${path} failed: ${message}`, {
+      cause: error,
+    });
+  }
+}
+
+/** The detail of an {@linkcode HttpError}: its message without the `Cannot GET /x on y: ` prefix. */
+export function httpDetail(error: HttpError): string {
+  const prefix = `Cannot ${error.method} ${error.path} on ${error.system}: `;
+  return error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+}
+
+/** Removes query strings from URLs quoted in a message (network errors quote the URL). */
+export function withoutQuery(message: string): string {
+  return message.replace(/(https?:\/\/[^\s?)]*)\?[^\s)]*/g, "$1");
+}
+
+/** True when an entity meets the score filters of a query (tag exact, scores `>=`). */
+function matchesScore(
+  entity: { tags: readonly string[]; threat: number; certainty: number },
+  query: ScoreQuery,
+): boolean {
+  return (query.tag === undefined || entity.tags.includes(query.tag)) &&
+    (query.threatGte === undefined || entity.threat >= query.threatGte) &&
+    (query.certaintyGte === undefined || entity.certainty >= query.certaintyGte);
+}
+
+/** Entities without repeated ids; the later object wins. */
+function dedupeById<T extends { id: number }>(items: readonly T[]): T[] {
+  const byId = new Map<number, T>();
+  for (const item of items) byId.set(item.id, item);
+  return [...byId.values()];
+}

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import {
+  INTERNAL_RANGES,
+  isInternalAddress,
+  normalizeIp,
+  parseIpOrNetwork,
+} from "../../engine/ip.ts";
+
+Deno.test("parseIpOrNetwork() normalises addresses and networks", () => {
+  const cases: [string, string, boolean][] = [
+    ["1.2.3.4", "1.2.3.4", false],
+    [" 1.2.3.4 ", "1.2.3.4", false],
+    ["1.2.3.4/32", "1.2.3.4", false],
+    ["2.2.2.0/24", "2.2.2.0/24", true],
+    ["0.0.0.0/0", "0.0.0.0/0", true],
+    ["2001:DB8:0:0:0:0:0:1", "2001:db8::1", false],
+    ["2001:db8::/32", "2001:db8::/32", true],
+    ["2001:0db8:0000:0000:0001:0000:0000:0001", "2001:db8::1:0:0:1", false],
+    ["::", "::", false],
+    ["::1/128", "::1", false],
+    ["::ffff:1.2.3.4", "::ffff:1.2.3.4", false],
+    ["1:0:0:1:0:0:0:1", "1:0:0:1::1", false],
+    ["1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0", false],
+  ];
+  for (const [text, entry, isNetwork] of cases) {
+    const parsed = parseIpOrNetwork(text);
+    assert.ok(parsed.ok, `${text} should parse`);
+    assert.equal(parsed.value.entry, entry, text);
+    assert.equal(parsed.value.isNetwork, isNetwork, text);
+  }
+});
+
+Deno.test("parseIpOrNetwork() rejects host bits set with the corrected form", () => {
+  const parsed = parseIpOrNetwork("2.2.2.1/24");
+  assert.deepEqual(parsed, {
+    ok: false,
+    reason: '"2.2.2.1/24" has host bits set; use "2.2.2.0/24"',
+    corrected: "2.2.2.0/24",
+  });
+  const v6 = parseIpOrNetwork("2001:db8::1/64");
+  assert.equal(v6.ok, false);
+  assert.equal(!v6.ok && v6.corrected, "2001:db8::/64");
+});
+
+Deno.test("parseIpOrNetwork() rejects text that is not an address", () => {
+  for (
+    const text of [
+      "",
+      "# comment",
+      "1.2.3",
+      "1.2.3.4.5",
+      "256.1.1.1",
+      "01.2.3.4",
+      "1.2.3.4/33",
+      "1.2.3.4/",
+      "1.2.3.4/-1",
+      "::1/129",
+      "1:::2",
+      "1::2::3",
+      "1:2:3:4:5:6:7:8:9",
+      "1:2:3:4:5:6:7:8::",
+      "12345::",
+      "fe80::1%eth0",
+      "host.example.com",
+      "1.2.3.4:80",
+    ]
+  ) {
+    const parsed = parseIpOrNetwork(text);
+    assert.equal(parsed.ok, false, `${text} should be refused`);
+  }
+  assert.deepEqual(parseIpOrNetwork("1.2.3.4/33"), {
+    ok: false,
+    reason: '"1.2.3.4/33" has an invalid prefix length; use 0 to 32',
+  });
+});
+
+Deno.test("isInternalAddress() follows the table of decisions.md #1", () => {
+  const internal = [
+    "10.1.2.3",
+    "172.16.0.1",
+    "172.31.255.255",
+    "192.168.1.1",
+    "127.0.0.1",
+    "169.254.1.1",
+    "100.64.0.1",
+    "100.127.255.255",
+    "224.0.0.1",
+    "239.255.255.255",
+    "192.0.2.7",
+    "198.51.100.7",
+    "203.0.113.9",
+    "198.18.0.1",
+    "240.0.0.1",
+    "255.255.255.255",
+    "0.0.0.0",
+    "::1",
+    "::",
+    "fe80::1",
+    "fd00::1",
+    "ff02::1",
+    "2001:db8::1",
+    "::ffff:10.0.0.1",
+  ];
+  const external = [
+    "8.8.8.8",
+    "1.1.1.1",
+    "172.32.0.1",
+    "100.128.0.1",
+    "100.63.255.255",
+    "11.0.0.1",
+    "223.255.255.255",
+    "2606:4700::1111",
+    "::ffff:8.8.8.8",
+  ];
+  for (const ip of internal) assert.equal(isInternalAddress(ip), true, ip);
+  for (const ip of external) assert.equal(isInternalAddress(ip), false, ip);
+  assert.equal(isInternalAddress("not an ip"), false);
+  assert.ok(INTERNAL_RANGES.length > 20);
+});
+
+Deno.test("normalizeIp() returns canonical text or null", () => {
+  assert.equal(normalizeIp("2001:DB8::0:1"), "2001:db8::1");
+  assert.equal(normalizeIp("8.8.8.8"), "8.8.8.8");
+  assert.equal(normalizeIp("8.8.8"), null);
+  assert.equal(normalizeIp("1.2.3.0/24"), null);
+});
