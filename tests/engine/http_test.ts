@@ -307,3 +307,25 @@ Deno.test("HttpEndpoint rejects credentials in the base URL", () => {
     /credentials do not belong in a URL/,
   );
 });
+
+Deno.test("HttpEndpoint resolves auth headers before taking a slot, so a token fetch cannot deadlock", async () => {
+  await withServer((req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/api/token") return Response.json({ token: "t1" });
+    return Response.json({ auth: req.headers.get("authorization") });
+  }, async (url) => {
+    const origin = url.replace("127.0.0.1", "localhost");
+    using tokens = endpoint(origin, { maxInFlight: 1 });
+    using api = endpoint(origin, {
+      maxInFlight: 1,
+      headers: async () => {
+        const res = await tokens.request("POST", "/token");
+        return { Authorization: `Bearer ${res.json<{ token: string }>().token}` };
+      },
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 3 }, () => api.request("GET", "/x").then((r) => r.json())),
+    );
+    assert.deepEqual(answers, Array(3).fill({ auth: "Bearer t1" }));
+  });
+});
