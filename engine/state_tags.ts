@@ -94,3 +94,32 @@ export function splitTags(kind: Kind, tags: readonly string[]): SplitTags {
   }
   return { keptTags, blockedElements: blocked, isBlocked };
 }
+
+/** What a pending intent tag announces. */
+export type PendingOperation = "block" | "unblock";
+
+/** One parsed `VAR Pending:<client tag name>:<op>` tag. */
+export interface PendingTag {
+  /** The client's tag name, e.g. `Test Client`. */
+  readonly client: string;
+  readonly operation: PendingOperation;
+}
+
+/** Builds `VAR Pending:<client>:<operation>`. */
+export function pendingTag(client: string, operation: PendingOperation): string {
+  return `${PENDING_TAG_PREFIX}${client}:${operation}`;
+}
+
+/**
+ * Parses a `VAR Pending:` tag: the operation is the text after the last `:`, the client
+ * everything between the prefix and that `:`. Returns null for any other tag.
+ */
+export function parsePendingTag(tag: string): PendingTag | null {
+  if (!tag.startsWith(PENDING_TAG_PREFIX)) return null;
+  const rest = tag.slice(PENDING_TAG_PREFIX.length);
+  const colon = rest.lastIndexOf(":");
+  if (colon < 0) return null;
+  const operation = rest.slice(colon + 1);
+  if (operation !== "block" && operation !== "unblock") return null;
+  return { client: rest.slice(0, colon), operation };
+}

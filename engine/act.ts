@@ -1,0 +1,532 @@
+/**
+ * The act step (engine.md §5, issue 6): carries out a plan's entries, one (entity, client)
+ * pair at a time per client, with bounded concurrency over entities. Before a client is
+ * called the intent is recorded on the entity (`VAR Pending:<client>:<op>`); after it
+ * confirms, the `VAR ID` tags are written and the intent removed in one write, then one
+ * note per entity action. A failing client affects only its own pair.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import pLimit from "p-limit";
+import type { ResponseClient } from "../clients/interface.ts";
+import type { Account, Detection, Entity, Host, Kind } from "./model.ts";
+import type { ClientStep, Plan, PlanEntry } from "./plan.ts";
+import type { ActionOperation, ActionOutcome, ActionRecord, Category } from "./report.ts";
+import type { VectraApi } from "./vectra/api.ts";
+import { applyTagChange, buildNote } from "./state.ts";
+import type { PendingOperation } from "./state_tags.ts";
+
+/** Options for {@linkcode act}. */
+export interface ActOptions {
+  /**
+   * How many entities are acted on at once (each entity's clients run together).
+   * @default {4}
+   */
+  readonly concurrency?: number;
+  /** Once aborted, no new entity is started; the rest is reported as planned. */
+  readonly signal?: AbortSignal;
+  /**
+   * The clock for notes.
+   * @default {() => new Date()}
+   */
+  readonly clock?: () => Date;
+  /**
+   * Says why an entry must not be carried out (dry run, outside the window), or null to
+   * act. Held entries (blast-radius limits) are never carried out.
+   * @default {() => null}
+   */
+  readonly guard?: (entry: PlanEntry) => string | null;
+}
+
+/** What the act step did. */
+export interface ActReport {
+  /** One record per (entity, client) pair, or per entity when no client was involved. */
+  readonly records: readonly ActionRecord[];
+  /** Messages not tied to one pair (e.g. a removed block tag). */
+  readonly messages: readonly { readonly category: Category; readonly text: string }[];
+}
+
+const logger = getLogger(["var", "act"]);
+
+const TITLE: Readonly<Record<Kind, string>> = {
+  host: "Host",
+  account: "Account",
+  detection: "detection",
+};
+
+/** The outcome of one client call within an entity action. */
+interface StepResult {
+  readonly step: ClientStep;
+  readonly outcome: ActionOutcome;
+  /** Elements recorded for the client after the call (block, groom), or null. */
+  readonly set: readonly string[] | null;
+  /** Elements no longer recorded (unblock). */
+  readonly removed: readonly string[];
+  /** Elements the record names (blocked, unblocked or planned). */
+  readonly elements: readonly string[];
+  readonly error?: string;
+  readonly message: string;
+}
+
+/**
+ * Carries out a plan and returns one {@linkcode ActionRecord} per (entity, client) pair.
+ * Entries the guard refuses, and held entries, are reported as `planned`.
+ *
+ * @example
+ * ```ts
+ * const report = await act(p, api, clients, { guard: () => dryRun ? "dry run" : null });
+ * ```
+ */
+export async function act(
+  plan: Plan,
+  api: VectraApi,
+  clients: readonly ResponseClient[],
+  options: ActOptions = {},
+): Promise<ActReport> {
+  const { concurrency = 4, signal, clock = () => new Date(), guard = () => null } = options;
+  const limit = pLimit(Math.max(1, concurrency));
+  const records: ActionRecord[] = [];
+  const messages: { category: Category; text: string }[] = [];
+  const groups = new Map<string, PlanEntry[]>();
+  for (const kind of ["host", "account", "detection"] as const) {
+    for (const entry of plan[kind].entries) {
+      const key = `${kind}:${entry.entity.id}`;
+      const list = groups.get(key) ?? [];
+      list.push(entry);
+      groups.set(key, list);
+    }
+  }
+  const context: EntryContext = { api, clients, clock, brain: plan.brain, records, messages };
+  await Promise.all(
+    [...groups.values()].map((entries) =>
+      limit(async () => {
+        for (const entry of entries) {
+          const refusal = entry.held ?? guard(entry) ??
+            (signal?.aborted ? "not started: shutting down" : null);
+          if (refusal !== null) {
+            for (const r of plannedRecords(plan.brain, entry, refusal)) emit(records, r);
+            continue;
+          }
+          await actOnEntry(entry, context);
+        }
+      })
+    ),
+  );
+  return { records, messages };
+}
+
+/** What carrying out one entry needs. */
+interface EntryContext {
+  readonly api: VectraApi;
+  readonly clients: readonly ResponseClient[];
+  readonly clock: () => Date;
+  readonly brain: string;
+  readonly records: ActionRecord[];
+  readonly messages: { category: Category; text: string }[];
+}
+
+function emit(records: ActionRecord[], record: ActionRecord): void {
+  records.push(record);
+  const properties = {
+    brain: record.brain,
+    kind: record.kind,
+    entityId: record.entityId,
+    entityName: record.entityName,
+    client: record.client,
+    operation: record.operation,
+    elements: record.elements,
+    outcome: record.outcome,
+    reasons: record.reasons,
+    ...(record.error === undefined ? {} : { error: record.error }),
+  };
+  const text = "{message} ({kind} {entityId} {entityName}, client {client}, " +
+    "elements {elements}, outcome {outcome}, reasons {reasons})";
+  const fields = { message: record.message, ...properties };
+  if (record.outcome === "failed") logger.error(text, fields);
+  else if (record.outcome === "warning") logger.warn(text, fields);
+  else logger.info(text, fields);
+}
+
+function operationOf(entry: PlanEntry): ActionOperation {
+  return entry.operation;
+}
+
+function recordOf(
+  brain: string,
+  entry: PlanEntry,
+  client: string,
+  fields: {
+    outcome: ActionOutcome;
+    elements: readonly string[];
+    message: string;
+    error?: string;
+    reasons?: readonly string[];
+  },
+): ActionRecord {
+  const category: Category = fields.outcome === "failed"
+    ? "Error"
+    : fields.outcome === "warning"
+    ? "Warning"
+    : "Info";
+  return {
+    brain,
+    kind: entry.kind,
+    entityId: entry.entity.id,
+    entityName: entry.entity.name,
+    client,
+    operation: operationOf(entry),
+    elements: fields.elements,
+    outcome: fields.outcome,
+    reasons: fields.reasons ?? entry.reasons,
+    ...(fields.error === undefined ? {} : { error: fields.error }),
+    message: fields.message,
+    category,
+  };
+}
+
+function plannedRecords(brain: string, entry: PlanEntry, why: string): ActionRecord[] {
+  const verb = entry.operation === "block"
+    ? "block"
+    : entry.operation === "unblock"
+    ? "unblock"
+    : "groom";
+  if (entry.steps.length === 0) {
+    return [recordOf(brain, entry, "-", {
+      outcome: "planned",
+      elements: [],
+      message: `Would ${verb} ${describe(entry.entity)}: ${why}`,
+    })];
+  }
+  return entry.steps.map((s) =>
+    recordOf(brain, entry, s.client, {
+      outcome: "planned",
+      elements: s.mode === "unblock" ? [...s.elements, ...s.dropOnly] : s.elements,
+      message: `Would ${verb} ${describe(entry.entity)} with client ${s.tagName.trim()}: ${why}`,
+      reasons: s.note ? [...entry.reasons, s.note] : entry.reasons,
+    })
+  );
+}
+
+/** `host 12 web01 (10.0.0.5)`, `account 3 O365:x`, `detection 77 Hidden DNS Tunnel`. */
+export function describe(entity: Entity): string {
+  if (entity.kind === "host") return `host ${entity.id} ${entity.name} (${entity.ip ?? "no IP"})`;
+  return `${entity.kind} ${entity.id} ${entity.name}`;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The original's Info message for a confirmed block or unblock (engine.md §5.5). */
+function doneMessage(entity: Entity, op: "block" | "unblock", tagName: string): string {
+  const client = tagName;
+  if (entity.kind === "host") {
+    const verb = op === "block" ? "Blocked" : "Unblocked";
+    return `${verb} host ${entity.id}, ${entity.name}, ${entity.ip ?? ""} with client ${client}`;
+  }
+  if (entity.kind === "account") {
+    const verb = op === "block" ? "Blocked" : "Unblocked";
+    return `${verb} account ${entity.id}, ${entity.name},  on client ${client}`;
+  }
+  return op === "block"
+    ? `Blocked detection ID ${entity.id} on client ${client}`
+    : `Unblock detection ID ${entity.id} on ${client}`;
+}
+
+function errorMessage(entity: Entity, op: "block" | "unblock" | "groom", error: string): string {
+  if (op === "unblock") {
+    const what = entity.kind === "host"
+      ? "Host ID"
+      : entity.kind === "account"
+      ? "Account ID"
+      : "detection ID";
+    return `Error encountered trying to unblock ${what}${entity.id}: ${error}`;
+  }
+  const verb = op === "groom" ? "groom" : "block";
+  return `Error encountered trying to ${verb} ${TITLE[entity.kind]} ID ${entity.id}: ${error}`;
+}
+
+async function callBlock(client: ResponseClient, entity: Entity): Promise<string[]> {
+  const ids = entity.kind === "host"
+    ? await client.blockHost?.(entity as Host)
+    : entity.kind === "account"
+    ? await client.blockAccount?.(entity as Account)
+    : await client.blockDetection?.(entity as Detection);
+  if (ids === undefined) {
+    throw new Error(`${client.name} does not support blocking ${entity.kind}s`);
+  }
+  return ids.map(String);
+}
+
+async function callUnblock(
+  client: ResponseClient,
+  entity: Entity,
+  recorded: readonly string[],
+): Promise<string[]> {
+  const ids = entity.kind === "host"
+    ? await client.unblockHost?.(entity as Host, recorded)
+    : entity.kind === "account"
+    ? await client.unblockAccount?.(entity as Account, recorded)
+    : await client.unblockDetection?.(entity as Detection, recorded);
+  if (ids === undefined) {
+    throw new Error(`${client.name} does not support unblocking ${entity.kind}s`);
+  }
+  return ids.map(String);
+}
+
+/** Runs one step against its client; never throws. */
+async function runStep(
+  entry: PlanEntry,
+  step: ClientStep,
+  client: ResponseClient | undefined,
+): Promise<StepResult> {
+  const entity = entry.entity;
+  const base = { step, set: null, removed: [] as string[] };
+  if (step.mode === "clear") {
+    return {
+      ...base,
+      outcome: "ok",
+      elements: [],
+      message: `Cleared a stale intent of ${step.tagName.trim()} on ${describe(entity)}`,
+    };
+  }
+  if (!client) {
+    const error = `client "${step.client}" is not configured`;
+    return {
+      ...base,
+      outcome: "failed",
+      elements: step.elements,
+      error,
+      message: errorMessage(entity, step.mode, error),
+    };
+  }
+  try {
+    if (step.mode === "block") {
+      const ids = await callBlock(client, entity);
+      if (ids.length === 0) {
+        return {
+          ...base,
+          outcome: "warning",
+          elements: [],
+          message: `Did not find any elements to block on ${entity.kind} ID ${entity.id}`,
+        };
+      }
+      return {
+        ...base,
+        outcome: "ok",
+        set: ids,
+        elements: ids,
+        message: doneMessage(entity, "block", step.tagName),
+      };
+    }
+    if (step.mode === "groom") {
+      const result = await client.groomHost?.(entity as Host, step.elements);
+      if (!result || !result.changed) {
+        return {
+          ...base,
+          outcome: "ok",
+          elements: [],
+          message: `Groomed ${describe(entity)}: no change`,
+        };
+      }
+      const set = [
+        ...step.elements.filter((e) => !result.unblocked.includes(e)),
+        ...result.blocked.map(String),
+      ];
+      return {
+        ...base,
+        outcome: "ok",
+        set,
+        elements: set,
+        message: `Groomed host ${entity.id} to be blocked based on IP change: ` +
+          `${(entity as Host).ip ?? ""}`,
+      };
+    }
+    // unblock
+    let send = [...step.elements];
+    if (step.learnFirst) {
+      const learned = await callBlock(client, entity);
+      send = [...new Set([...send, ...learned.filter((e) => !step.dropOnly.includes(e))])];
+    }
+    const confirmed = send.length > 0 ? await callUnblock(client, entity, send) : [];
+    const removed = [...send.filter((e) => confirmed.includes(e)), ...step.dropOnly];
+    const left = send.filter((e) => !confirmed.includes(e));
+    if (left.length > 0) {
+      return {
+        ...base,
+        outcome: "warning",
+        removed,
+        elements: removed,
+        message: `Could not unblock ${entity.kind} ${entity.name} element(s) ${left.join(", ")}`,
+      };
+    }
+    return {
+      ...base,
+      outcome: "ok",
+      removed,
+      elements: removed,
+      message: doneMessage(entity, "unblock", step.tagName),
+    };
+  } catch (error) {
+    const text = errorText(error);
+    return {
+      ...base,
+      outcome: "failed",
+      elements: step.elements,
+      error: text,
+      message: errorMessage(entity, step.mode, text),
+    };
+  }
+}
+
+function intentOf(step: ClientStep): PendingOperation | null {
+  if (step.mode === "block") return "block";
+  if (step.mode === "unblock" && (step.elements.length > 0 || step.learnFirst)) return "unblock";
+  return null;
+}
+
+/** Carries out one entry: intent write, client calls, state write, note. */
+async function actOnEntry(entry: PlanEntry, context: EntryContext): Promise<void> {
+  const { api, clients, brain, records } = context;
+  const entity = entry.entity;
+  const kind = entry.kind;
+
+  if (entry.steps.length === 0) {
+    await forgetUnknownBlock(entry, context);
+    return;
+  }
+
+  const intents = entry.steps.flatMap((s) => {
+    const op = intentOf(s);
+    return op ? [{ client: s.tagName, operation: op }] : [];
+  });
+  if (intents.length > 0) {
+    try {
+      const fresh = await api.getTags(kind, entity.id);
+      await api.setTags(kind, entity.id, applyTagChange(kind, fresh, { addPending: intents }));
+    } catch (error) {
+      const text = `cannot record the intent on Vectra: ${errorText(error)}`;
+      for (const s of entry.steps) {
+        emit(
+          records,
+          recordOf(brain, entry, s.client, {
+            outcome: "failed",
+            elements: s.elements,
+            error: text,
+            message: errorMessage(entity, entry.operation, text),
+          }),
+        );
+      }
+      return;
+    }
+  }
+
+  const results = await Promise.all(
+    entry.steps.map((s) => runStep(entry, s, clients.find((c) => c.name === s.client))),
+  );
+  const succeeded = results.filter((r) => r.outcome === "ok" || r.outcome === "warning");
+  const set = new Map<string, readonly string[]>();
+  const remove = new Map<string, readonly string[]>();
+  for (const r of results) {
+    if (r.set) set.set(r.step.tagName, r.set);
+    if (r.removed.length > 0) remove.set(r.step.tagName, r.removed);
+  }
+  const changedState = set.size > 0 || remove.size > 0;
+  const removeTag = entry.removeTag && changedState ? entry.removeTag : null;
+
+  let writeError: string | null = null;
+  try {
+    const fresh = await api.getTags(kind, entity.id);
+    const next = applyTagChange(kind, fresh, {
+      set,
+      remove,
+      clearPending: entry.steps.map((s) => s.tagName),
+      removeTag,
+    });
+    if (next.length !== fresh.length || next.some((t, i) => t !== fresh[i])) {
+      await api.setTags(kind, entity.id, next);
+    }
+  } catch (error) {
+    writeError = `the client acted but the state write on Vectra failed: ${errorText(error)}`;
+  }
+
+  for (const r of results) {
+    const outcome = writeError && r.outcome !== "failed" ? "failed" : r.outcome;
+    const error = writeError && r.outcome !== "failed" ? writeError : r.error;
+    emit(
+      records,
+      recordOf(brain, entry, r.step.client, {
+        outcome,
+        elements: r.elements,
+        message: writeError && r.outcome !== "failed"
+          ? errorMessage(entity, entry.operation, writeError)
+          : r.message,
+        ...(error === undefined ? {} : { error }),
+        reasons: r.step.note ? [...entry.reasons, r.step.note] : entry.reasons,
+      }),
+    );
+  }
+  if (removeTag && !writeError) {
+    context.messages.push({
+      category: "Warning",
+      text: `${TITLE[kind]} ${entity.name} is in no-block list or carries the unblock tag but ` +
+        `has a "${removeTag}" tag. Removing tag..`,
+    });
+  }
+  if (writeError || !changedState) return;
+  const confirming = succeeded.filter((r) => (r.set?.length ?? 0) > 0 || r.removed.length > 0);
+  const event = entry.operation === "unblock" ? "Unblocked" : "Blocked";
+  const reasons = entry.operation === "groom" ? ["groomed after a change"] : entry.reasons;
+  await addNote(context, entry, {
+    event,
+    at: context.clock(),
+    clients: confirming.map((r) => r.step.tagName),
+    reasons,
+    removedTag: removeTag,
+  });
+}
+
+async function addNote(
+  context: EntryContext,
+  entry: PlanEntry,
+  input: Parameters<typeof buildNote>[0],
+): Promise<void> {
+  try {
+    await context.api.addNote(entry.kind, entry.entity.id, buildNote(input));
+  } catch (error) {
+    const text = `Cannot add the note to ${describe(entry.entity)} on brain ${context.brain}: ` +
+      errorText(error);
+    context.messages.push({ category: "Warning", text });
+    logger.warn(text);
+  }
+}
+
+/** An entity marked blocked with no `VAR ID` tag: warn and drop the stale marker. */
+async function forgetUnknownBlock(entry: PlanEntry, context: EntryContext): Promise<void> {
+  const { api, brain, records } = context;
+  const entity = entry.entity;
+  const what = entity.kind === "detection" ? String(entity.id) : entity.name;
+  let outcome: ActionOutcome = "warning";
+  let error: string | undefined;
+  try {
+    const fresh = await api.getTags(entry.kind, entity.id);
+    const next = applyTagChange(entry.kind, fresh, { removeTag: entry.removeTag });
+    if (next.length !== fresh.length || next.some((t, i) => t !== fresh[i])) {
+      await api.setTags(entry.kind, entity.id, next);
+    }
+  } catch (e) {
+    outcome = "failed";
+    error = `cannot clear the marker on Vectra: ${errorText(e)}`;
+  }
+  emit(
+    records,
+    recordOf(brain, entry, "-", {
+      outcome,
+      elements: [],
+      message: `Could not find what was blocked on ${entity.kind} ${what}`,
+      ...(error === undefined ? {} : { error }),
+    }),
+  );
+}

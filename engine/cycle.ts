@@ -1,0 +1,335 @@
+/**
+ * One cycle (architecture.md, "One cycle, per brain"): per brain, concurrently, read →
+ * decide → guard → act; the static list once; then the summary and the exit code. Also
+ * the plan printers used by `var plan`, `var run` and the demo.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import pLimit from "p-limit";
+import type { ResponseClient } from "../clients/interface.ts";
+import type { BrainConfig, Config } from "../config_types.ts";
+import { act } from "./act.ts";
+import { KINDS } from "./model.ts";
+import type { Kind } from "./model.ts";
+import { type Plan, plan } from "./plan.ts";
+import type { ActionRecord, BrainReport, Category, CycleReport } from "./report.ts";
+import { select } from "./select.ts";
+import { reconcileStaticIps } from "./static_ips.ts";
+import type { VectraApi } from "./vectra/api.ts";
+
+/** A configured brain with its API client. */
+export interface BrainRuntime {
+  readonly brain: BrainConfig;
+  readonly api: VectraApi;
+}
+
+/** Options for {@linkcode runCycle}. */
+export interface CycleOptions {
+  /** Decide and report only (`--dry-run`, `--alert`). */
+  readonly dryRun: boolean;
+  /** Groom blocked hosts (`--groom`). */
+  readonly groom: boolean;
+  /** The cycle's start time. */
+  readonly now: Date;
+  /** True when the blocking window allows actions now. */
+  readonly insideWindow: boolean;
+  /** Carry out blocks and unblocks beyond the blast-radius limits. */
+  readonly confirmBlastRadius: boolean;
+  /** Once aborted, no new action starts. */
+  readonly signal?: AbortSignal;
+  /**
+   * Entities acted on at once per brain, and API calls at once per brain.
+   * @default {4}
+   */
+  readonly concurrency?: number;
+  /**
+   * Brains handled at once.
+   * @default {4}
+   */
+  readonly brainConcurrency?: number;
+  /**
+   * The clock for notes and durations.
+   * @default {() => new Date()}
+   */
+  readonly clock?: () => Date;
+}
+
+/** A cycle's report with the plans it carried out. */
+export interface CycleResult extends CycleReport {
+  /** One plan per brain that could be read, in brain order. */
+  readonly plans: readonly Plan[];
+}
+
+const logger = getLogger(["var", "cycle"]);
+
+/**
+ * Runs one cycle over every brain and the static list, and returns what happened. Never
+ * throws for a Vectra, client or file error: those are reported, and set the exit code
+ * (0 fine, 2 an action failed or a limit tripped, 3 a brain or kind could not be read).
+ *
+ * @example
+ * ```ts
+ * const report = await runCycle(config, brains, clients, {
+ *   dryRun: false, groom: false, now: new Date(), insideWindow: true, confirmBlastRadius: false,
+ * });
+ * Deno.exitCode = report.exitCode;
+ * ```
+ */
+export async function runCycle(
+  config: Config,
+  brains: readonly BrainRuntime[],
+  clients: readonly ResponseClient[],
+  options: CycleOptions,
+): Promise<CycleResult> {
+  const { concurrency = 4, brainConcurrency = 4, clock = () => new Date(), now } = options;
+  const started = clock();
+  const acted = !options.dryRun && options.insideWindow;
+  const unblocksAllowed = !options.dryRun &&
+    (options.insideWindow || config.window.unblockOutside);
+  const refusal = options.dryRun ? "dry run" : "outside the response window";
+  const limit = pLimit(Math.max(1, brainConcurrency));
+  const actions: ActionRecord[] = [];
+  const messages: { category: Category; text: string }[] = [];
+  const plans: (Plan | null)[] = [];
+  let readFailed = false;
+
+  const reports = await Promise.all(
+    brains.map((runtime, index) =>
+      limit(async (): Promise<BrainReport> => {
+        const brainStarted = clock();
+        const host = runtime.api.brain;
+        try {
+          const snapshot = await select(runtime.api, config, {
+            clientTags: clients.map((c) => c.tagName),
+            concurrency,
+          });
+          const p = plan(snapshot, config, {
+            clients,
+            groom: options.groom,
+            confirmBlastRadius: options.confirmBlastRadius,
+          });
+          plans[index] = p;
+          const report = await act(p, runtime.api, clients, {
+            concurrency,
+            clock,
+            ...(options.signal ? { signal: options.signal } : {}),
+            guard: (entry) => {
+              if (entry.operation === "unblock") return unblocksAllowed ? null : refusal;
+              return acted ? null : refusal;
+            },
+          });
+          actions.push(...report.records);
+          messages.push(...p.messages, ...report.messages);
+          const skippedKinds = KINDS.flatMap((kind) => {
+            const k = p[kind];
+            return k.status === "failed" ? [{ kind, error: k.error ?? "unknown error" }] : [];
+          });
+          for (const s of skippedKinds) messages.push({ category: "Error", text: s.error });
+          const enabled = KINDS.filter((k) => p[k].status !== "off");
+          if (skippedKinds.length > 0) readFailed = true;
+          const anyFailed = report.records.some((r) => r.outcome === "failed");
+          const limitsTripped = KINDS.flatMap((k) => p[k].limitsTripped);
+          const result: BrainReport["result"] = enabled.length > 0 &&
+              skippedKinds.length === enabled.length
+            ? "failed"
+            : skippedKinds.length > 0 || anyFailed
+            ? "partial"
+            : "ok";
+          return {
+            brain: host,
+            result,
+            skippedKinds,
+            blockedCounts: blockedCounts(p, report.records),
+            limitsTripped,
+            startedAt: brainStarted,
+            durationMs: clock().getTime() - brainStarted.getTime(),
+          };
+        } catch (error) {
+          readFailed = true;
+          plans[index] = null;
+          const text = `Cannot run the cycle for brain ${host}: ${
+            error instanceof Error ? error.message : String(error)
+          }`;
+          messages.push({ category: "Error", text });
+          logger.error(text);
+          return {
+            brain: host,
+            result: "failed",
+            skippedKinds: KINDS.map((kind) => ({ kind, error: text })),
+            blockedCounts: { host: 0, account: 0, detection: 0 },
+            limitsTripped: [],
+            startedAt: brainStarted,
+            durationMs: clock().getTime() - brainStarted.getTime(),
+          };
+        }
+      })
+    ),
+  );
+
+  let staticFailed = false;
+  if (config.blockTypes.has("static")) {
+    const result = await reconcileStaticIps(config.staticIpsFile, clients, {
+      dryRun: !acted,
+      dryRunReason: refusal,
+    });
+    actions.push(...result.records);
+    messages.push(...result.messages);
+    staticFailed = result.failed;
+  }
+
+  const uniqueMessages = dedupe(messages);
+  const actionFailed = actions.some((a) => a.outcome === "failed");
+  const limitTripped = reports.some((r) => r.limitsTripped.length > 0);
+  const exitCode = readFailed ? 3 : actionFailed || limitTripped || staticFailed ? 2 : 0;
+  const durationMs = clock().getTime() - started.getTime();
+  const counts = countOutcomes(actions);
+  logger.info(
+    "Cycle finished: {ok} done, {failed} failed, {planned} planned, {warning} warnings; " +
+      "exit code {exitCode}{mode}",
+    {
+      ...counts,
+      exitCode,
+      mode: acted ? "" : ` (${refusal}: nothing changed)`,
+      brains: reports.map((r) => `${r.brain}: ${r.result}`),
+      durationMs,
+    },
+  );
+  if (actions.length === 0 && acted) logger.info("No actions taken.");
+  return {
+    brains: reports,
+    actions,
+    messages: uniqueMessages,
+    acted,
+    exitCode,
+    startedAt: now,
+    durationMs,
+    plans: plans.filter((p): p is Plan => p !== null && p !== undefined),
+  };
+}
+
+function dedupe(
+  messages: readonly { category: Category; text: string }[],
+): { category: Category; text: string }[] {
+  const seen = new Set<string>();
+  return messages.filter((m) => {
+    const key = `${m.category}\u0000${m.text}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function countOutcomes(actions: readonly ActionRecord[]): Record<string, number> {
+  const counts: Record<string, number> = { ok: 0, failed: 0, planned: 0, warning: 0 };
+  for (const a of actions) counts[a.outcome] = (counts[a.outcome] ?? 0) + 1;
+  return counts;
+}
+
+/** Blocked entities per kind after the cycle, from the plan and the confirmed actions. */
+function blockedCounts(p: Plan, records: readonly ActionRecord[]): Record<Kind, number> {
+  const counts: Record<Kind, number> = { host: 0, account: 0, detection: 0 };
+  const byEntity = new Map<string, ActionRecord[]>();
+  for (const r of records) {
+    const key = `${r.kind}:${r.entityId}`;
+    const list = byEntity.get(key) ?? [];
+    list.push(r);
+    byEntity.set(key, list);
+  }
+  for (const kind of KINDS) {
+    const k = p[kind];
+    let count = k.blockedBefore;
+    for (const entry of k.entries) {
+      const mine = byEntity.get(`${kind}:${entry.entity.id}`) ?? [];
+      const ok = mine.some((r) => r.outcome === "ok" && r.elements.length > 0);
+      if (entry.operation === "block" && !entry.entity.isBlocked && ok) count += 1;
+      if (
+        entry.operation === "unblock" && entry.entity.isBlocked && mine.length > 0 &&
+        mine.every((r) => r.outcome === "ok")
+      ) count -= 1;
+    }
+    counts[kind] = Math.max(0, count);
+  }
+  return counts;
+}
+
+/** Options for {@linkcode formatPlan}. */
+export interface FormatOptions {
+  /**
+   * One JSON object per action, one per line, instead of the table.
+   * @default {false}
+   */
+  readonly json?: boolean;
+}
+
+/**
+ * Prints a cycle for people (a table: outcome, operation, kind, id, name, client, elements,
+ * reasons; then the excluded entities and the messages) or for programs (JSON lines).
+ */
+export function formatPlan(result: CycleResult, options: FormatOptions = {}): string {
+  const actions = sortActions(result.actions);
+  if (options.json) {
+    return actions.map((a) => JSON.stringify(a)).join("\n") + (actions.length > 0 ? "\n" : "");
+  }
+  const header = ["OUTCOME", "ACTION", "BRAIN", "KIND", "ID", "NAME", "CLIENT", "ELEMENTS"];
+  const rows = actions.map((a) => [
+    a.outcome,
+    a.operation,
+    a.brain ?? "-",
+    a.kind,
+    a.entityId === null ? "-" : String(a.entityId),
+    a.entityName,
+    a.client,
+    a.elements.join(" ") || "-",
+  ]);
+  const lines: string[] = [];
+  if (rows.length === 0) {
+    lines.push("Nothing to do.");
+  } else {
+    const widths = header.map((h, i) =>
+      Math.min(40, Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
+    );
+    const fmt = (cells: string[]) =>
+      cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+    lines.push(fmt(header));
+    actions.forEach((a, i) => {
+      lines.push(fmt(rows[i] ?? []));
+      lines.push(`    because ${a.reasons.join("; ") || "-"}`);
+      if (a.error) lines.push(`    error: ${a.error}`);
+    });
+  }
+  const skipped = result.plans.flatMap((p) =>
+    KINDS.flatMap((k) => p[k].skipped.map((s) => ({ brain: p.brain, ...s })))
+  );
+  if (skipped.length > 0) {
+    lines.push("", "Not blocked:");
+    for (const s of skipped) {
+      lines.push(
+        `  ${s.brain} ${s.entity.kind} ${s.entity.id} ${s.entity.name}: ${s.reasons.join("; ")}`,
+      );
+    }
+  }
+  if (result.messages.length > 0) {
+    lines.push("", "Messages:");
+    for (const m of result.messages) lines.push(`  ${m.category}: ${m.text}`);
+  }
+  const mode = result.acted ? "" : " (nothing was changed)";
+  lines.push("", `Exit code ${result.exitCode}${mode}`);
+  return lines.join("\n") + "\n";
+}
+
+const KIND_ORDER = ["host", "account", "detection", "static"];
+const OPERATION_ORDER = ["block", "unblock", "groom", "static-block", "static-unblock"];
+
+/** Actions in plan order: brain, kind, operation, entity id, client. */
+function sortActions(actions: readonly ActionRecord[]): ActionRecord[] {
+  return [...actions].sort((a, b) =>
+    (a.brain ?? "").localeCompare(b.brain ?? "") ||
+    KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) ||
+    OPERATION_ORDER.indexOf(a.operation) - OPERATION_ORDER.indexOf(b.operation) ||
+    (a.entityId ?? 0) - (b.entityId ?? 0) ||
+    a.entityName.localeCompare(b.entityName) ||
+    a.client.localeCompare(b.client)
+  );
+}

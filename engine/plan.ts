@@ -1,0 +1,716 @@
+/**
+ * The decide step (engine.md §4.2–4.4 with the corrections of §4.6): pure set algebra
+ * from a {@linkcode Snapshot} and the policy to a {@linkcode Plan}, every entry with its
+ * reasons. No I/O, no clock.
+ *
+ * @module
+ */
+
+import type { Config, ScoreThreshold } from "../config_types.ts";
+import type { Operation } from "../clients/interface.ts";
+import type { Account, Detection, Entity, Host, Kind } from "./model.ts";
+import type { Category } from "./report.ts";
+import type {
+  DetectionSnapshot,
+  EntitySnapshot,
+  FailedKind,
+  OffKind,
+  Snapshot,
+} from "./snapshot.ts";
+import { parsePendingTag } from "./state_tags.ts";
+import { isRoutedTo, routingOf } from "./routing.ts";
+
+/** What the plan needs to know about a configured client. */
+export interface PlanClient {
+  /** Module name, e.g. `test_client`. */
+  readonly name: string;
+  /** Tag name, e.g. `Test Client`. */
+  readonly tagName: string;
+  /** Routing key matched against `client:<key>` tags. */
+  readonly routingKey: string;
+  readonly supports: ReadonlySet<Operation>;
+}
+
+/** The policy settings the plan reads. */
+export type PlanConfig = Pick<
+  Config,
+  "explicitUnblock" | "host" | "account" | "detection" | "limits"
+>;
+
+/** What one client does for one entry. */
+export type StepMode = "block" | "unblock" | "groom" | "clear";
+
+/** One (entity, client) pair of an entry. */
+export interface ClientStep {
+  /** Client module name. */
+  readonly client: string;
+  /** Client tag name. */
+  readonly tagName: string;
+  /** `clear` only removes a stale intent tag; no client call. */
+  readonly mode: StepMode;
+  /** Block and groom: the elements recorded for this client now. Unblock: the elements sent. */
+  readonly elements: readonly string[];
+  /** Unblock: elements another still-blocked entity records for this client; dropped from tags only. */
+  readonly dropOnly: readonly string[];
+  /** Unblock: call block first to learn the element ids (undoes an interrupted block). */
+  readonly learnFirst: boolean;
+  /** Why the step exists beyond the entry's reasons, e.g. `completes an interrupted block`. */
+  readonly note: string | null;
+}
+
+/** One entity to block, unblock or groom, with its reasons and per-client steps. */
+export interface PlanEntry {
+  readonly kind: Kind;
+  readonly entity: Entity;
+  readonly operation: "block" | "unblock" | "groom";
+  readonly reasons: readonly string[];
+  readonly steps: readonly ClientStep[];
+  /** The kind's configured block tag to remove (decisions #4), or null. */
+  readonly removeTag: string | null;
+  /** Why the entry is not carried out (a blast-radius limit), or null. */
+  readonly held: string | null;
+}
+
+/** An entity that matches a block criterion but is excluded, and why. */
+export interface SkippedEntity {
+  readonly entity: Entity;
+  readonly reasons: readonly string[];
+}
+
+/** The plan for one kind. */
+export interface KindPlan {
+  readonly kind: Kind;
+  /** `failed`: the kind could not be read, nothing is decided; `off`: not in BLOCK_TYPES. */
+  readonly status: "ok" | "failed" | "off";
+  /** The read error, when failed. */
+  readonly error: string | null;
+  readonly entries: readonly PlanEntry[];
+  readonly skipped: readonly SkippedEntity[];
+  /** Entities carrying the marker tag before the cycle. */
+  readonly blockedBefore: number;
+  /** Blast-radius limits that tripped, as messages. */
+  readonly limitsTripped: readonly string[];
+}
+
+/** A message of the decide step that is not tied to one action. */
+export interface PlanMessage {
+  readonly category: Category;
+  readonly text: string;
+}
+
+/** One brain's plan. */
+export interface Plan {
+  readonly brain: string;
+  readonly host: KindPlan;
+  readonly account: KindPlan;
+  readonly detection: KindPlan;
+  readonly messages: readonly PlanMessage[];
+}
+
+/** Options for {@linkcode plan}. */
+export interface PlanOptions {
+  /** The configured clients, in `THIRD_PARTY_CLIENTS` order. */
+  readonly clients: readonly PlanClient[];
+  /**
+   * Groom blocked hosts (`--groom`).
+   * @default {false}
+   */
+  readonly groom?: boolean;
+  /**
+   * Carry out blocks and unblocks beyond the blast-radius limits (`--confirm-blast-radius`).
+   * @default {false}
+   */
+  readonly confirmBlastRadius?: boolean;
+}
+
+const BLOCK_OP: Readonly<Record<Kind, Operation>> = {
+  host: "blockHost",
+  account: "blockAccount",
+  detection: "blockDetection",
+};
+
+const UNBLOCK_OP: Readonly<Record<Kind, Operation>> = {
+  host: "unblockHost",
+  account: "unblockAccount",
+  detection: "unblockDetection",
+};
+
+const PLURAL: Readonly<Record<Kind, string>> = {
+  host: "hosts",
+  account: "accounts",
+  detection: "detections",
+};
+
+/** The operation name a kind's block uses on a client (e.g. `blockHost`). */
+export function blockOperation(kind: Kind): Operation {
+  return BLOCK_OP[kind];
+}
+
+/** The operation name a kind's unblock uses on a client (e.g. `unblockHost`). */
+export function unblockOperation(kind: Kind): Operation {
+  return UNBLOCK_OP[kind];
+}
+
+/**
+ * Describes how scores compare with a threshold, or returns null when they do not match:
+ * `threat 80 >= 50 and certainty 90 >= 50`. Inclusive (`>=`) everywhere (decisions #2).
+ */
+export function scoreReason(
+  threat: number,
+  certainty: number,
+  threshold: ScoreThreshold,
+): string | null {
+  const threatOk = threat >= threshold.threat;
+  const certaintyOk = certainty >= threshold.certainty;
+  const t = `threat ${threat} >= ${threshold.threat}`;
+  const c = `certainty ${certainty} >= ${threshold.certainty}`;
+  if (threshold.op === "and") return threatOk && certaintyOk ? `${t} and ${c}` : null;
+  if (threatOk && certaintyOk) return `${t} or ${c}`;
+  if (threatOk) return t;
+  if (certaintyOk) return c;
+  return null;
+}
+
+/** An entity matching the policy, with every reason found. */
+interface Match {
+  entity: Entity;
+  reasons: string[];
+}
+
+/** The kind-independent input of the set algebra. */
+interface KindInput {
+  readonly kind: Kind;
+  readonly matches: Map<number, Match>;
+  readonly noBlock: Map<number, Entity>;
+  readonly noBlockReason: string;
+  readonly blocked: Map<number, Entity>;
+  readonly pending: Map<number, Entity>;
+  readonly blockTag: string | null;
+  readonly unblockTag: string | null;
+  readonly groom: boolean;
+}
+
+/** Mutable step while planning. */
+interface StepDraft {
+  client: string;
+  tagName: string;
+  mode: StepMode;
+  elements: string[];
+  dropOnly: string[];
+  learnFirst: boolean;
+  note: string | null;
+}
+
+/** Mutable entry while planning. */
+interface EntryDraft {
+  entity: Entity;
+  operation: "block" | "unblock" | "groom";
+  reasons: string[];
+  steps: StepDraft[];
+  removeTag: string | null;
+}
+
+/**
+ * Decides, for one brain, what to block, unblock and groom per kind, with reasons. A kind
+ * that could not be read is decided nothing (fail closed).
+ *
+ * @example
+ * ```ts
+ * const p = plan(snapshot, config, { clients: [testClient] });
+ * for (const entry of p.host.entries) console.log(entry.operation, entry.entity.name, entry.reasons);
+ * ```
+ */
+export function plan(snapshot: Snapshot, config: PlanConfig, options: PlanOptions): Plan {
+  const { clients, groom = false, confirmBlastRadius = false } = options;
+  const messages: PlanMessage[] = snapshot.warnings.map((text) => ({
+    category: "Warning",
+    text,
+  }));
+  const unknownKeys = new Set<string>();
+  const context: Context = { config, clients, messages, unknownKeys, snapshot };
+
+  const host = planKind(snapshot.host, context, (s) => hostInput(s, config, groom));
+  const account = planKind(snapshot.account, context, (s) => accountInput(s, config));
+  const detection = planKind(snapshot.detection, context, (s) => detectionInput(s, config));
+
+  const kinds = [host, account, detection].map((k) =>
+    k.status === "ok" ? applyLimits(k, config, snapshot.brain, confirmBlastRadius) : k
+  );
+  for (const k of kinds) {
+    for (const text of k.limitsTripped) messages.push({ category: "Error", text });
+  }
+  if (unknownKeys.size > 0) {
+    const known = clients.map((c) => c.routingKey.toLowerCase()).join(", ");
+    messages.push({
+      category: "Warning",
+      text: `Cannot route by tag on brain ${snapshot.brain}: routing key(s) ${
+        [...unknownKeys].map((k) => `"${k}"`).join(", ")
+      } match no configured client; configured keys are ${known}`,
+    });
+  }
+  return {
+    brain: snapshot.brain,
+    host: kinds[0] as KindPlan,
+    account: kinds[1] as KindPlan,
+    detection: kinds[2] as KindPlan,
+    messages,
+  };
+}
+
+/** Shared state of one plan() call. */
+interface Context {
+  readonly config: PlanConfig;
+  readonly clients: readonly PlanClient[];
+  readonly messages: PlanMessage[];
+  readonly unknownKeys: Set<string>;
+  readonly snapshot: Snapshot;
+}
+
+function emptyKindPlan(kind: Kind, status: "failed" | "off", error: string | null): KindPlan {
+  return { kind, status, error, entries: [], skipped: [], blockedBefore: 0, limitsTripped: [] };
+}
+
+function planKind<S extends { status: "ok" }>(
+  read: S | FailedKind | OffKind,
+  context: Context,
+  toInput: (s: S) => KindInput,
+): KindPlan {
+  if (read.status === "failed") return emptyKindPlan(read.kind, "failed", read.error);
+  if (read.status === "off") return emptyKindPlan(read.kind, "off", null);
+  return decide(toInput(read as S), context);
+}
+
+function addMatch(matches: Map<number, Match>, entity: Entity, reason: string): void {
+  const existing = matches.get(entity.id);
+  if (existing) {
+    existing.entity = entity;
+    if (!existing.reasons.includes(reason)) existing.reasons.push(reason);
+    return;
+  }
+  matches.set(entity.id, { entity, reasons: [reason] });
+}
+
+function byId<E extends Entity>(entities: readonly E[]): Map<number, E> {
+  return new Map(entities.map((e) => [e.id, e]));
+}
+
+function scoredInput<E extends Host | Account>(
+  s: EntitySnapshot<E>,
+  policy: Config["host"] | Config["account"],
+): Map<number, Match> {
+  const matches = new Map<number, Match>();
+  if (policy.blockTag) {
+    for (const e of s.tagged) {
+      if (e.keptTags.includes(policy.blockTag)) addMatch(matches, e, `tag ${policy.blockTag}`);
+    }
+  }
+  if (policy.threatCertainty) {
+    for (const e of s.scored) {
+      const reason = scoreReason(e.threat, e.certainty, policy.threatCertainty);
+      if (reason) addMatch(matches, e, reason);
+    }
+  }
+  if (policy.urgency !== null) {
+    for (const u of s.urgent) {
+      if (u.urgencyScore >= policy.urgency) {
+        addMatch(matches, u.entity, `urgency ${u.urgencyScore} >= ${policy.urgency}`);
+      }
+    }
+  }
+  if (policy.blockGroup) {
+    for (const e of s.grouped) addMatch(matches, e, `member of group ${policy.blockGroup}`);
+  }
+  for (const t of s.typed) {
+    if (!policy.detectionTypes.includes(t.detectionType)) continue;
+    const reason = scoreReason(t.entity.threat, t.entity.certainty, policy.detectionTypesMinScore);
+    if (reason) addMatch(matches, t.entity, `detection type ${t.detectionType} (${reason})`);
+  }
+  return matches;
+}
+
+function hostInput(s: EntitySnapshot<Host>, config: PlanConfig, groom: boolean): KindInput {
+  const policy = config.host;
+  return {
+    kind: "host",
+    matches: scoredInput(s, policy),
+    noBlock: policy.noBlockGroup ? byId<Entity>(s.noBlock) : new Map(),
+    noBlockReason: `member of no-block group ${policy.noBlockGroup ?? ""}`,
+    blocked: byId<Entity>(s.blocked.filter((e) => e.isBlocked)),
+    pending: byId<Entity>(s.pending),
+    blockTag: policy.blockTag,
+    unblockTag: policy.unblockTag,
+    groom,
+  };
+}
+
+function accountInput(s: EntitySnapshot<Account>, config: PlanConfig): KindInput {
+  const policy = config.account;
+  return {
+    kind: "account",
+    matches: scoredInput(s, policy),
+    noBlock: policy.noBlockGroup ? byId<Entity>(s.noBlock) : new Map(),
+    noBlockReason: `member of no-block group ${policy.noBlockGroup ?? ""}`,
+    blocked: byId<Entity>(s.blocked.filter((e) => e.isBlocked)),
+    pending: byId<Entity>(s.pending),
+    blockTag: policy.blockTag,
+    unblockTag: policy.unblockTag,
+    groom: false,
+  };
+}
+
+function isInfo(d: Detection): boolean {
+  return d.category.trim().toLowerCase() === "info";
+}
+
+function detectionInput(s: DetectionSnapshot, config: PlanConfig): KindInput {
+  const policy = config.detection;
+  const matches = new Map<number, Match>();
+  if (policy.blockTag) {
+    for (const d of s.tagged) {
+      if (d.keptTags.includes(policy.blockTag)) addMatch(matches, d, `tag ${policy.blockTag}`);
+    }
+  }
+  for (const d of s.typed) {
+    if (d.state !== "active" || !policy.detectionTypes.includes(d.detectionType)) continue;
+    addMatch(matches, d, `detection type ${d.detectionType}`);
+  }
+  if (policy.hostThreatCertainty) {
+    const hostReasons = new Map<number, string>();
+    for (const h of s.scoredHosts) {
+      const reason = scoreReason(h.threat, h.certainty, policy.hostThreatCertainty);
+      if (reason) hostReasons.set(h.id, `source host ${h.id} ${h.name}: ${reason}`);
+    }
+    for (const d of s.scoredHostDetections) {
+      if (d.hostId === null || d.state !== "active" || d.isTriaged || isInfo(d)) continue;
+      const reason = hostReasons.get(d.hostId);
+      if (reason) addMatch(matches, d, reason);
+    }
+  }
+  const noBlockHosts = new Set(s.noBlockHostIds);
+  const noBlock = new Map<number, Entity>();
+  const all = [...s.tagged, ...s.typed, ...s.scoredHostDetections, ...s.blocked, ...s.pending];
+  for (const d of all) {
+    if (d.hostId !== null && noBlockHosts.has(d.hostId)) noBlock.set(d.id, d);
+  }
+  return {
+    kind: "detection",
+    matches,
+    noBlock,
+    noBlockReason: `source host member of no-block group ${config.host.noBlockGroup ?? ""}`,
+    blocked: byId<Entity>(s.blocked.filter((e) => e.isBlocked)),
+    pending: byId<Entity>(s.pending),
+    blockTag: policy.blockTag,
+    unblockTag: policy.unblockTag,
+    groom: false,
+  };
+}
+
+function label(entity: Entity): string {
+  return `${entity.kind} ${entity.id} ${entity.name}`;
+}
+
+/** The set algebra for one kind. */
+function decide(input: KindInput, context: Context): KindPlan {
+  const { kind, matches, noBlock, blocked, pending } = input;
+  const { clients, messages, unknownKeys, config } = context;
+  const blockOp = BLOCK_OP[kind];
+  const unblockOp = UNBLOCK_OP[kind];
+  const knownKeys = new Set(clients.map((c) => c.routingKey.toLowerCase()));
+  const blockEntries = new Map<number, EntryDraft>();
+  const unblockEntries = new Map<number, EntryDraft>();
+  const groomEntries: EntryDraft[] = [];
+  const skipped: SkippedEntity[] = [];
+  /** Clients that should hold a block for an entity after this cycle. */
+  const desired = new Map<number, Set<string>>();
+  const blockers = clients.filter((c) => c.supports.has(blockOp));
+  for (const c of clients) {
+    if (!c.supports.has(blockOp)) {
+      messages.push({
+        category: "Warning",
+        text: `${c.name} does not support ${PLURAL[kind]}; it blocks no ${kind}`,
+      });
+    }
+  }
+
+  // TO_BLOCK: (M \ NB) minus the unblock-tagged in explicit mode, per missing client.
+  for (const [id, match] of matches) {
+    const entity = match.entity;
+    if (noBlock.has(id)) {
+      skipped.push({ entity, reasons: [...match.reasons, input.noBlockReason] });
+      continue;
+    }
+    if (config.explicitUnblock && input.unblockTag && entity.keptTags.includes(input.unblockTag)) {
+      skipped.push({ entity, reasons: [...match.reasons, `unblock tag ${input.unblockTag}`] });
+      continue;
+    }
+    const routing = routingOf(entity.keptTags);
+    for (const tag of routing.malformed) {
+      messages.push({
+        category: "Warning",
+        text: `Ignoring routing tag "${tag}" on ${label(entity)}: it has no ":"; use client:<key>`,
+      });
+    }
+    for (const key of routing.keys) if (!knownKeys.has(key)) unknownKeys.add(key);
+    const routed = blockers.filter((c) => isRoutedTo(routing, c.routingKey));
+    desired.set(id, new Set(routed.map((c) => c.name)));
+    if (routed.length === 0 && blockers.length > 0) {
+      skipped.push({
+        entity,
+        reasons: [
+          ...match.reasons,
+          `routing tags ${routing.keys.map((k) => `client:${k}`).join(", ")} name no client`,
+        ],
+      });
+      continue;
+    }
+    const missing = routed.filter((c) =>
+      (entity.blockedElements.get(c.tagName)?.length ?? 0) === 0
+    );
+    if (missing.length === 0) continue;
+    blockEntries.set(id, {
+      entity,
+      operation: "block",
+      reasons: [...match.reasons],
+      steps: missing.map((c) => step(c, "block", [], null)),
+      removeTag: null,
+    });
+  }
+
+  // TO_UNBLOCK: (EXPLICIT ? blocked ∩ unblock tag : B \ M) ∪ (B ∩ NB).
+  for (const [id, entity] of blocked) {
+    const protectedBy = noBlock.get(id);
+    const current = protectedBy ?? entity;
+    const reasons: string[] = [];
+    let removable = false;
+    if (protectedBy) {
+      reasons.push(input.noBlockReason);
+      removable = true;
+    } else if (config.explicitUnblock) {
+      if (input.unblockTag && current.keptTags.includes(input.unblockTag)) {
+        reasons.push(`unblock tag ${input.unblockTag}`);
+        removable = true;
+      }
+    } else if (!matches.has(id)) {
+      reasons.push("no longer matches");
+    }
+    if (reasons.length === 0) {
+      const keep = desired.get(id) ?? new Set<string>();
+      for (const c of clients) {
+        if ((current.blockedElements.get(c.tagName)?.length ?? 0) > 0) keep.add(c.name);
+      }
+      desired.set(id, keep);
+      continue;
+    }
+    const removeTag = removable && input.blockTag && current.keptTags.includes(input.blockTag)
+      ? input.blockTag
+      : null;
+    const steps: StepDraft[] = [];
+    for (const [tagName, elements] of current.blockedElements) {
+      const client = clients.find((c) => c.tagName === tagName);
+      if (!client) {
+        messages.push({
+          category: "Warning",
+          text: `Keeping orphaned elements of ${label(current)}: client "${tagName}" is not ` +
+            `configured; its element(s) ${elements.join(", ")} stay recorded`,
+        });
+        continue;
+      }
+      if (!client.supports.has(unblockOp)) {
+        messages.push({
+          category: "Warning",
+          text: `Cannot unblock ${label(current)} on ${client.name}: it does not support ` +
+            `${PLURAL[kind]}; its element(s) stay recorded`,
+        });
+        continue;
+      }
+      steps.push(step(client, "unblock", [...elements], null));
+    }
+    unblockEntries.set(id, {
+      entity: current,
+      operation: "unblock",
+      reasons,
+      steps,
+      removeTag,
+    });
+  }
+
+  // Elements another still-blocked entity records are dropped from tags only.
+  const shared = new Map<string, Set<string>>();
+  for (const [id, entity] of blocked) {
+    if (unblockEntries.has(id)) continue;
+    for (const [tagName, elements] of entity.blockedElements) {
+      const set = shared.get(tagName) ?? new Set<string>();
+      for (const e of elements) set.add(e);
+      shared.set(tagName, set);
+    }
+  }
+  for (const entry of unblockEntries.values()) {
+    for (const s of entry.steps) {
+      const held = shared.get(s.tagName);
+      if (!held) continue;
+      s.dropOnly = s.elements.filter((e) => held.has(e));
+      s.elements = s.elements.filter((e) => !held.has(e));
+    }
+  }
+
+  // TO_GROOM = B \ W \ TO_UNBLOCK (hosts, --groom).
+  if (input.groom) {
+    for (const [id, entity] of blocked) {
+      if (unblockEntries.has(id) || noBlock.has(id)) continue;
+      const routing = routingOf(entity.keptTags);
+      const steps = clients
+        .filter((c) => c.supports.has("groomHost") && isRoutedTo(routing, c.routingKey))
+        .filter((c) => (entity.blockedElements.get(c.tagName)?.length ?? 0) > 0)
+        .map((c) => step(c, "groom", [...(entity.blockedElements.get(c.tagName) ?? [])], null));
+      if (steps.length === 0) continue;
+      groomEntries.push({
+        entity,
+        operation: "groom",
+        reasons: ["groom"],
+        steps,
+        removeTag: null,
+      });
+    }
+  }
+
+  // Interrupted actions (issue 6): complete or undo each pending intent.
+  for (const [id, entity] of pending) {
+    for (const tag of entity.tags) {
+      const intent = parsePendingTag(tag);
+      if (!intent) continue;
+      const client = clients.find((c) => c.tagName === intent.client);
+      if (!client) {
+        messages.push({
+          category: "Warning",
+          text: `Cannot resolve the interrupted ${intent.operation} of ${label(entity)}: ` +
+            `client "${intent.client}" is not configured; tag "${tag}" stays`,
+        });
+        continue;
+      }
+      const recorded = [...(entity.blockedElements.get(client.tagName) ?? [])];
+      if (desired.get(id)?.has(client.name) && client.supports.has(blockOp)) {
+        const note = intent.operation === "block"
+          ? "completes an interrupted block"
+          : "re-blocks after an interrupted unblock";
+        const entry = blockEntries.get(id) ?? {
+          entity: matches.get(id)?.entity ?? entity,
+          operation: "block" as const,
+          reasons: [...(matches.get(id)?.reasons ?? ["still blocked"])],
+          steps: [],
+          removeTag: null,
+        };
+        const existing = entry.steps.find((s) => s.client === client.name);
+        if (existing) existing.note = note;
+        else entry.steps.push(step(client, "block", recorded, note));
+        blockEntries.set(id, entry);
+        continue;
+      }
+      const learnFirst = intent.operation === "block" && client.supports.has(blockOp);
+      const note = intent.operation === "block"
+        ? "undoes an interrupted block"
+        : "completes an interrupted unblock";
+      const entry = unblockEntries.get(id) ?? {
+        entity,
+        operation: "unblock" as const,
+        reasons: ["interrupted action"],
+        steps: [],
+        removeTag: null,
+      };
+      const existing = entry.steps.find((s) => s.client === client.name);
+      if (existing) {
+        existing.learnFirst = existing.learnFirst || learnFirst;
+        existing.note = note;
+      } else if (
+        (recorded.length > 0 || learnFirst) && client.supports.has(unblockOp)
+      ) {
+        entry.steps.push({ ...step(client, "unblock", recorded, note), learnFirst });
+      } else {
+        entry.steps.push(step(client, "clear", [], "clears a stale intent"));
+      }
+      unblockEntries.set(id, entry);
+    }
+  }
+
+  const entries: PlanEntry[] = [
+    ...sortById([...blockEntries.values()]),
+    ...sortById([...unblockEntries.values()]),
+    ...sortById(groomEntries),
+  ].map((e) => ({
+    kind,
+    entity: e.entity,
+    operation: e.operation,
+    reasons: e.reasons,
+    steps: e.steps.map((s) => ({ ...s })),
+    removeTag: e.removeTag,
+    held: null,
+  }));
+  return {
+    kind,
+    status: "ok",
+    error: null,
+    entries,
+    skipped: skipped.sort((a, b) => a.entity.id - b.entity.id),
+    blockedBefore: blocked.size,
+    limitsTripped: [],
+  };
+}
+
+function step(c: PlanClient, mode: StepMode, elements: string[], note: string | null): StepDraft {
+  return {
+    client: c.name,
+    tagName: c.tagName,
+    mode,
+    elements,
+    dropOnly: [],
+    learnFirst: false,
+    note,
+  };
+}
+
+function sortById(entries: EntryDraft[]): EntryDraft[] {
+  return entries.sort((a, b) => a.entity.id - b.entity.id);
+}
+
+/** Holds a kind's blocks (or unblocks) when they exceed the blast-radius limits (issue 6). */
+function applyLimits(
+  k: KindPlan,
+  config: PlanConfig,
+  brain: string,
+  confirmed: boolean,
+): KindPlan {
+  const { maxBlocksPerCycle, maxBlockedTotal, maxUnblocksPerCycle } = config.limits;
+  const blocks = k.entries.filter((e) => e.operation === "block");
+  const unblocks = k.entries.filter((e) => e.operation === "unblock");
+  const newlyBlocked = blocks.filter((e) => !e.entity.isBlocked).length;
+  const stillBlocked = k.blockedBefore - unblocks.filter((e) => e.entity.isBlocked).length;
+  const projected = stillBlocked + newlyBlocked;
+  const tripped: string[] = [];
+  const fix = 'raise the limit or run "var run --confirm-blast-radius" once';
+  let holdBlocks: string | null = null;
+  let holdUnblocks: string | null = null;
+  if (!confirmed && blocks.length > maxBlocksPerCycle) {
+    holdBlocks = `Blast-radius limit on brain ${brain}: ${blocks.length} ${k.kind} blocks ` +
+      `exceed MAX_BLOCKS_PER_CYCLE ${maxBlocksPerCycle}; no ${k.kind} is blocked this cycle; ${fix}`;
+  } else if (!confirmed && newlyBlocked > 0 && projected > maxBlockedTotal) {
+    holdBlocks = `Blast-radius limit on brain ${brain}: ${projected} blocked ${PLURAL[k.kind]} ` +
+      `would exceed MAX_BLOCKED_TOTAL ${maxBlockedTotal} (${stillBlocked} blocked, ` +
+      `${newlyBlocked} new); no ${k.kind} is blocked this cycle; ${fix}`;
+  }
+  if (!confirmed && unblocks.length > maxUnblocksPerCycle) {
+    holdUnblocks = `Blast-radius limit on brain ${brain}: ${unblocks.length} ${k.kind} unblocks ` +
+      `exceed MAX_UNBLOCKS_PER_CYCLE ${maxUnblocksPerCycle}; no ${k.kind} is unblocked this ` +
+      `cycle; ${fix}`;
+  }
+  if (holdBlocks) tripped.push(holdBlocks);
+  if (holdUnblocks) tripped.push(holdUnblocks);
+  if (tripped.length === 0) return k;
+  return {
+    ...k,
+    entries: k.entries.map((e) => {
+      if (e.operation === "block" && holdBlocks) return { ...e, held: holdBlocks };
+      if (e.operation === "unblock" && holdUnblocks) return { ...e, held: holdUnblocks };
+      return e;
+    }),
+    limitsTripped: tripped,
+  };
+}

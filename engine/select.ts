@@ -1,0 +1,345 @@
+/**
+ * The read step (engine.md §4.1, §4.6): exactly the queries the configured policy needs,
+ * run concurrently and bounded, into a {@linkcode Snapshot}. A kind any of whose queries
+ * fails is marked failed for the cycle (fail closed); the other kinds go on.
+ *
+ * @module
+ */
+
+import pLimit from "p-limit";
+import type { Config, ScoreThreshold } from "../config_types.ts";
+import type { Account, Detection, Group, Host, Kind } from "./model.ts";
+import type {
+  DetectionSnapshot,
+  EntitySnapshot,
+  FailedKind,
+  OffKind,
+  Snapshot,
+  TypedMatch,
+  UrgentMatch,
+} from "./snapshot.ts";
+import { MARKER_TAGS, type PendingOperation, pendingTag } from "./state_tags.ts";
+import type { ScoreQuery, VectraApi } from "./vectra/api.ts";
+
+export type {
+  DetectionSnapshot,
+  EntitySnapshot,
+  FailedKind,
+  OffKind,
+  Snapshot,
+} from "./snapshot.ts";
+
+/** The settings the read step needs. */
+export type SelectConfig = Pick<
+  Config,
+  "blockTypes" | "explicitUnblock" | "host" | "account" | "detection"
+>;
+
+/** Options for {@linkcode select}. */
+export interface SelectOptions {
+  /** Tag names of the configured clients, whose `VAR Pending:` intents are read back. */
+  readonly clientTags?: readonly string[];
+  /**
+   * How many API calls run at once for this brain.
+   * @default {4}
+   */
+  readonly concurrency?: number;
+}
+
+/**
+ * Like `Promise.all`, but waits for every promise to settle before rejecting with the
+ * first error, so no request of a failed kind is still running when the kind is reported.
+ */
+async function settleAll<T extends readonly unknown[] | []>(
+  values: T,
+): Promise<{ -readonly [P in keyof T]: Awaited<T[P]> }> {
+  const results = await Promise.allSettled(values as readonly unknown[]);
+  const out: unknown[] = [];
+  for (const r of results) {
+    if (r.status === "rejected") throw r.reason;
+    out.push(r.value);
+  }
+  return out as {
+    -readonly [P in keyof T]: Awaited<T[P]>;
+  };
+}
+
+/** A configured group that does not exist (decisions #12). */
+class MissingGroupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MissingGroupError";
+  }
+}
+
+/** True when a threshold can match a score 0–99 (100 switches it off). */
+function thresholdActive(t: ScoreThreshold | null): t is ScoreThreshold {
+  if (t === null) return false;
+  if (t.op === "and") return t.threat <= 99 && t.certainty <= 99;
+  return t.threat <= 99 || t.certainty <= 99;
+}
+
+/** True when an urgency threshold can match a score 0–100 (101 switches it off). */
+function urgencyActive(u: number | null): u is number {
+  return u !== null && u <= 100;
+}
+
+const GROUP_KEYS: Readonly<Record<"host" | "account", { block: string; noBlock: string }>> = {
+  host: { block: "BLOCK_HOST_GROUP_NAME", noBlock: "NO_BLOCK_HOST_GROUP_NAME" },
+  account: { block: "BLOCK_ACCOUNT_GROUP_NAME", noBlock: "NO_BLOCK_ACCOUNT_GROUP_NAME" },
+};
+
+/**
+ * Reads one brain: per enabled kind, every query the policy needs, with memoised shared
+ * queries (the no-block host group serves hosts and detections). Never throws for a
+ * query error: the kind is returned as failed with the error.
+ *
+ * @example
+ * ```ts
+ * const snapshot = await select(api, config, { clientTags: ["Test Client"] });
+ * if (snapshot.host.status === "failed") console.error(snapshot.host.error);
+ * ```
+ */
+export async function select(
+  api: VectraApi,
+  config: SelectConfig,
+  options: SelectOptions = {},
+): Promise<Snapshot> {
+  const { clientTags = [], concurrency = 4 } = options;
+  const limit = pLimit(Math.max(1, concurrency));
+  const memo = new Map<string, Promise<unknown>>();
+  const warnings: string[] = [];
+  const brain = api.brain;
+
+  function once<T>(key: string, run: () => Promise<T>): Promise<T> {
+    const existing = memo.get(key) as Promise<T> | undefined;
+    if (existing) return existing;
+    const promise = limit(run);
+    memo.set(key, promise);
+    return promise;
+  }
+
+  const listHosts = (q: ScoreQuery) => once(`hosts ${JSON.stringify(q)}`, () => api.listHosts(q));
+  const listAccounts = (q: ScoreQuery) =>
+    once(`accounts ${JSON.stringify(q)}`, () => api.listAccounts(q));
+  const typeDetections = (type: string) =>
+    once(
+      `detections type ${type}`,
+      () => api.listDetections({ detectionType: type, state: "active" }),
+    );
+
+  async function group(type: "host" | "account", name: string, key: string): Promise<Group[]> {
+    const groups = await once(`group ${type} ${name}`, () => api.groupsByName(name, type));
+    const exact = groups.filter((g) => g.name === name && g.type === type);
+    if (exact.length === 0) {
+      throw new MissingGroupError(
+        `${type} group "${name}" (${key}) does not exist on brain ${brain}; create the ` +
+          `group in Vectra, or set ${key} empty to switch the criterion off`,
+      );
+    }
+    return exact;
+  }
+
+  async function hostGroupMembers(name: string, key: string): Promise<Host[]> {
+    const ids = [...new Set((await group("host", name, key)).flatMap((g) => g.hostIds))];
+    if (ids.length === 0) return [];
+    return await once(`hosts by ids ${ids.join(",")}`, () => api.hostsByIds(ids));
+  }
+
+  async function hostGroupIds(name: string, key: string): Promise<number[]> {
+    return [...new Set((await group("host", name, key)).flatMap((g) => g.hostIds))];
+  }
+
+  async function accountGroupMembers(name: string, key: string): Promise<Account[]> {
+    const uids = [...new Set((await group("account", name, key)).flatMap((g) => g.accountUids))];
+    if (uids.length === 0) return [];
+    return await once(`accounts by uids ${uids.join(",")}`, () => api.accountsByUids(uids));
+  }
+
+  async function scored<E>(
+    t: ScoreThreshold,
+    list: (q: ScoreQuery) => Promise<E[]>,
+    idOf: (e: E) => number,
+  ): Promise<E[]> {
+    if (t.op === "and") return await list({ threatGte: t.threat, certaintyGte: t.certainty });
+    const [a, b] = await settleAll([
+      t.threat <= 99 ? list({ threatGte: t.threat }) : Promise.resolve([]),
+      t.certainty <= 99 ? list({ certaintyGte: t.certainty }) : Promise.resolve([]),
+    ]);
+    const byId = new Map<number, E>();
+    for (const e of [...a, ...b]) byId.set(idOf(e), e);
+    return [...byId.values()];
+  }
+
+  async function pendingOf<E extends { id: number }>(
+    list: (tag: string) => Promise<E[]>,
+  ): Promise<E[]> {
+    const ops: PendingOperation[] = ["block", "unblock"];
+    const lists = await settleAll(
+      clientTags.flatMap((c) => ops.map((op) => list(pendingTag(c, op)))),
+    );
+    const byId = new Map<number, E>();
+    for (const e of lists.flat()) byId.set(e.id, e);
+    return [...byId.values()];
+  }
+
+  async function readHosts(): Promise<EntitySnapshot<Host>> {
+    const policy = config.host;
+    const keys = GROUP_KEYS.host;
+    const useUrgency = api.version !== "2.5" && policy.urgency !== null;
+    const [noBlock, tagged, scoredHosts, urgent, grouped, typed, blocked, pending] =
+      await settleAll([
+        policy.noBlockGroup ? hostGroupMembers(policy.noBlockGroup, keys.noBlock) : [],
+        policy.blockTag ? listHosts({ tag: policy.blockTag }) : [],
+        !useUrgency && thresholdActive(policy.threatCertainty)
+          ? scored(policy.threatCertainty, listHosts, (h) => h.id)
+          : [],
+        useUrgency && urgencyActive(policy.urgency) ? urgentHosts(policy.urgency) : [],
+        policy.blockGroup ? hostGroupMembers(policy.blockGroup, keys.block) : [],
+        typedSources("host", policy.detectionTypes),
+        listHosts({ tag: MARKER_TAGS.host }),
+        pendingOf((tag) => listHosts({ tag })),
+      ]);
+    return {
+      status: "ok",
+      kind: "host",
+      tagged,
+      scored: scoredHosts,
+      urgent,
+      grouped,
+      typed: typed as TypedMatch<Host>[],
+      noBlock,
+      blocked,
+      pending,
+    };
+  }
+
+  async function urgentHosts(min: number): Promise<UrgentMatch<Host>[]> {
+    const urgent = await once(`urgent host ${min}`, () => api.urgentEntities("host", min));
+    if (urgent.length === 0) return [];
+    const hosts = await once(
+      `hosts by ids ${urgent.map((u) => u.id).join(",")}`,
+      () => api.hostsByIds(urgent.map((u) => u.id)),
+    );
+    const score = new Map(urgent.map((u) => [u.id, u.urgencyScore]));
+    return hosts.map((entity) => ({ entity, urgencyScore: score.get(entity.id) ?? 0 }));
+  }
+
+  async function urgentAccounts(min: number): Promise<UrgentMatch<Account>[]> {
+    const urgent = await once(`urgent account ${min}`, () => api.urgentEntities("account", min));
+    if (urgent.length === 0) return [];
+    const accounts = await once(
+      `accounts by ids ${urgent.map((u) => u.id).join(",")}`,
+      () => api.accountsByIds(urgent.map((u) => u.id)),
+    );
+    const score = new Map(urgent.map((u) => [u.id, u.urgencyScore]));
+    return accounts.map((entity) => ({ entity, urgencyScore: score.get(entity.id) ?? 0 }));
+  }
+
+  /** Sources of active detections of the types, fetched in one batch per kind. */
+  async function typedSources(
+    kind: "host" | "account",
+    types: readonly string[],
+  ): Promise<TypedMatch<Host | Account>[]> {
+    if (types.length === 0) return [];
+    const detections = (await settleAll(types.map(typeDetections))).flat();
+    const sourceOf = (d: Detection) => kind === "host" ? d.hostId : d.accountId;
+    const ids = [...new Set(detections.map(sourceOf).filter((id): id is number => id !== null))];
+    if (ids.length === 0) return [];
+    const entities: (Host | Account)[] = kind === "host"
+      ? await once(`hosts by ids ${ids.join(",")}`, () => api.hostsByIds(ids))
+      : await once(`accounts by ids ${ids.join(",")}`, () => api.accountsByIds(ids));
+    const byId = new Map(entities.map((e) => [e.id, e]));
+    const matches: TypedMatch<Host | Account>[] = [];
+    for (const d of detections) {
+      const id = sourceOf(d);
+      const entity = id === null ? undefined : byId.get(id);
+      if (entity && d.state === "active") {
+        matches.push({ entity, detectionType: d.detectionType, detectionId: d.id });
+      }
+    }
+    return matches;
+  }
+
+  async function readAccounts(): Promise<EntitySnapshot<Account>> {
+    const policy = config.account;
+    const keys = GROUP_KEYS.account;
+    const useUrgency = api.version !== "2.5" && policy.urgency !== null;
+    const [noBlock, tagged, scoredAccounts, urgent, grouped, typed, blocked, pending] =
+      await settleAll([
+        policy.noBlockGroup ? accountGroupMembers(policy.noBlockGroup, keys.noBlock) : [],
+        policy.blockTag ? listAccounts({ tag: policy.blockTag }) : [],
+        !useUrgency && thresholdActive(policy.threatCertainty)
+          ? scored(policy.threatCertainty, listAccounts, (a) => a.id)
+          : [],
+        useUrgency && urgencyActive(policy.urgency) ? urgentAccounts(policy.urgency) : [],
+        policy.blockGroup ? accountGroupMembers(policy.blockGroup, keys.block) : [],
+        typedSources("account", policy.detectionTypes),
+        listAccounts({ tag: MARKER_TAGS.account }),
+        pendingOf((tag) => listAccounts({ tag })),
+      ]);
+    return {
+      status: "ok",
+      kind: "account",
+      tagged,
+      scored: scoredAccounts,
+      urgent,
+      grouped,
+      typed: typed as TypedMatch<Account>[],
+      noBlock,
+      blocked,
+      pending,
+    };
+  }
+
+  async function readDetections(): Promise<DetectionSnapshot> {
+    const policy = config.detection;
+    const noBlockName = config.host.noBlockGroup;
+    const listDetections = (tag: string) =>
+      once(`detections tag ${tag}`, () => api.listDetections({ tag }));
+    const [tagged, typed, scoredHosts, noBlockHostIds, blocked, pending] = await settleAll([
+      policy.blockTag ? listDetections(policy.blockTag) : [],
+      settleAll(policy.detectionTypes.map(typeDetections)).then((l) => l.flat()),
+      thresholdActive(policy.hostThreatCertainty)
+        ? scored(policy.hostThreatCertainty, listHosts, (h) => h.id)
+        : [],
+      noBlockName ? hostGroupIds(noBlockName, GROUP_KEYS.host.noBlock) : [],
+      listDetections(MARKER_TAGS.detection),
+      pendingOf(listDetections),
+    ]);
+    const hostIds = scoredHosts.map((h) => h.id);
+    const scoredHostDetections = hostIds.length === 0 ? [] : await once(
+      `detections of hosts ${hostIds.join(",")}`,
+      () => api.listDetections({ hostIds, state: "active", isTriaged: false }),
+    );
+    return {
+      status: "ok",
+      kind: "detection",
+      tagged,
+      typed,
+      scoredHosts,
+      scoredHostDetections,
+      noBlockHostIds,
+      blocked,
+      pending,
+    };
+  }
+
+  function read<S>(kind: Kind, run: () => Promise<S>): Promise<S | FailedKind | OffKind> {
+    if (!config.blockTypes.has(kind)) return Promise.resolve({ status: "off", kind });
+    return run().catch((error: unknown): FailedKind => ({
+      status: "failed",
+      kind,
+      error: `Cannot read ${kind}s from brain ${brain}: ${
+        error instanceof Error ? error.message : String(error)
+      }; nothing of kind ${kind} is blocked or unblocked this cycle`,
+    }));
+  }
+
+  const [host, account, detection] = await settleAll([
+    read("host", readHosts),
+    read("account", readAccounts),
+    read("detection", readDetections),
+  ]);
+  return { brain, version: api.version, host, account, detection, warnings };
+}

@@ -1,0 +1,209 @@
+import assert from "node:assert/strict";
+import { seed } from "../../demo/seed.ts";
+import type { Detection, Host } from "../../engine/model.ts";
+import type { ResponseClient } from "../../clients/interface.ts";
+import { act } from "../../engine/act.ts";
+import { plan } from "../../engine/plan.ts";
+import { select } from "../../engine/select.ts";
+import type { VectraApi } from "../../engine/vectra/api.ts";
+import type { Config } from "../../config_types.ts";
+import { startEngine, testClientAs, writes } from "./_engine_harness.ts";
+import { testConfig } from "./_policy.ts";
+
+const AT = new Date(2026, 10, 27, 10, 0, 0);
+
+async function planFor(api: VectraApi, config: Config, clients: ResponseClient[]) {
+  const snapshot = await select(api, config, { clientTags: clients.map((c) => c.tagName) });
+  return plan(snapshot, config, { clients });
+}
+
+const HOSTS_ONLY = testConfig({
+  blockTypes: new Set(["host"]),
+  host: { noBlockGroup: null, blockGroup: null },
+});
+
+Deno.test("act() records the intent before the client acts and clears it after", async () => {
+  await using h = await startEngine(
+    seed().host({ name: "pc", tags: ["vectra_host_block"] }).build(),
+  );
+  const inner = testClientAs();
+  const seen: string[][] = [];
+  const client: ResponseClient = {
+    ...inner,
+    blockHost: (host: Host) => {
+      seen.push(h.brain.tags("host", "pc"));
+      // An analyst edits the tags while the client works.
+      h.brain.setTags("host", "pc", [...h.brain.tags("host", "pc"), "analyst-edit"]);
+      return inner.blockHost!(host);
+    },
+  };
+  const p = await planFor(h.api, HOSTS_ONLY, [client]);
+  const report = await act(p, h.api, [client], { clock: () => AT });
+  assert.deepEqual(seen, [["vectra_host_block", "VAR Pending:Test Client:block"]]);
+  assert.deepEqual(h.brain.tags("host", "pc"), [
+    "vectra_host_block",
+    "analyst-edit",
+    "VAR Host Blocked",
+    "VAR ID:Test Client:host-1-10.0.0.1",
+  ]);
+  assert.deepEqual(report.records.map((r) => [r.outcome, r.elements]), [
+    ["ok", ["host-1-10.0.0.1"]],
+  ]);
+  assert.deepEqual(h.brain.notes("host", "pc").map((n) => n.note), [
+    "VAR: Blocked on 27 Nov 2026 at 10:00:00 by Test Client (tag vectra_host_block)",
+  ]);
+});
+
+Deno.test("act() writes one note per entity for several clients", async () => {
+  await using h = await startEngine(
+    seed().host({ name: "pc", tags: ["vectra_host_block"] }).build(),
+  );
+  const clients = [testClientAs("pan", "PAN Client"), testClientAs()];
+  const p = await planFor(h.api, HOSTS_ONLY, clients);
+  await act(p, h.api, clients, { clock: () => AT });
+  assert.deepEqual(h.brain.tags("host", "pc"), [
+    "vectra_host_block",
+    "VAR Host Blocked",
+    "VAR ID:PAN Client:host-1-10.0.0.1",
+    "VAR ID:Test Client:host-1-10.0.0.1",
+  ]);
+  assert.deepEqual(h.brain.notes("host", "pc").map((n) => n.note), [
+    "VAR: Blocked on 27 Nov 2026 at 10:00:00 by PAN Client, Test Client (tag vectra_host_block)",
+  ]);
+  const tagWrites = h.brain.requests.filter((r) => r.endpoint === "PATCH /tagging/host/{id}");
+  assert.equal(tagWrites.length, 2);
+});
+
+Deno.test("act() warns and records nothing when a client finds nothing to block", async () => {
+  await using h = await startEngine(
+    seed().host({ name: "pc", tags: ["vectra_host_block"] }).build(),
+  );
+  const empty: ResponseClient = { ...testClientAs(), blockHost: () => Promise.resolve([]) };
+  const p = await planFor(h.api, HOSTS_ONLY, [empty]);
+  const report = await act(p, h.api, [empty]);
+  assert.deepEqual(report.records.map((r) => [r.outcome, r.message]), [
+    ["warning", "Did not find any elements to block on host ID 1"],
+  ]);
+  assert.deepEqual(h.brain.tags("host", "pc"), ["vectra_host_block"]);
+  assert.deepEqual(h.brain.notes("host", "pc"), []);
+});
+
+Deno.test("act() keeps unconfirmed elements recorded and says which", async () => {
+  const data = seed().host({
+    name: "pc",
+    tags: ["VAR Host Blocked", "VAR ID:Test Client:a", "VAR ID:Test Client:b"],
+  }).build();
+  await using h = await startEngine(data);
+  const inner = testClientAs();
+  const partial: ResponseClient = {
+    ...inner,
+    unblockHost: (_host: Host, recorded: readonly string[]) =>
+      Promise.resolve(recorded.filter((id) => id === "a")),
+  };
+  const p = await planFor(h.api, HOSTS_ONLY, [partial]);
+  const report = await act(p, h.api, [partial], { clock: () => AT });
+  assert.deepEqual(report.records.map((r) => [r.outcome, r.message]), [
+    ["warning", "Could not unblock host pc element(s) b"],
+  ]);
+  assert.deepEqual(h.brain.tags("host", "pc"), ["VAR Host Blocked", "VAR ID:Test Client:b"]);
+});
+
+Deno.test("act() does not unblock an element another blocked detection still holds", async () => {
+  const data = seed()
+    .host({ name: "pc" })
+    .detection({
+      src: "pc",
+      type: "Hidden DNS Tunnel",
+      tags: ["block", "VAR Detection Blocked", "VAR ID:PAN Client:45.142.212.100"],
+    })
+    .detection({
+      src: "pc",
+      type: "Hidden HTTPS Tunnel",
+      tags: [
+        "VAR Detection Blocked",
+        "VAR ID:PAN Client:45.142.212.100",
+        "VAR ID:PAN Client:45.142.212.101",
+      ],
+    })
+    .build();
+  await using h = await startEngine(data);
+  const inner = testClientAs("pan", "PAN Client");
+  const sent: string[][] = [];
+  const pan: ResponseClient = {
+    ...inner,
+    unblockDetection: (_d: Detection, recorded: readonly string[]) => {
+      sent.push([...recorded]);
+      return Promise.resolve([...recorded]);
+    },
+  };
+  const config = testConfig({ blockTypes: new Set(["detection"]), host: { noBlockGroup: null } });
+  const p = await planFor(h.api, config, [pan]);
+  await act(p, h.api, [pan], { clock: () => AT });
+  assert.deepEqual(sent, [["45.142.212.101"]]);
+  const [first, second] = h.brain.all("detection").map((d) => d.id);
+  assert.deepEqual(h.brain.tags("detection", first!), [
+    "block",
+    "VAR Detection Blocked",
+    "VAR ID:PAN Client:45.142.212.100",
+  ]);
+  assert.deepEqual(h.brain.tags("detection", second!), []);
+});
+
+Deno.test("act() reports a failed state write and leaves the intent for the next cycle", async () => {
+  await using h = await startEngine(
+    seed().host({ name: "pc", tags: ["vectra_host_block"] }).build(),
+  );
+  const client = testClientAs();
+  const p = await planFor(h.api, HOSTS_ONLY, [client]);
+  h.brain.fault({ kind: "tagFailure" }, { method: "PATCH", path: "/tagging/host", times: 1 });
+  // The intent write fails: nothing is called.
+  const first = await act(p, h.api, [client]);
+  assert.equal(first.records[0]?.outcome, "failed");
+  assert.match(first.records[0]?.error ?? "", /^cannot record the intent on Vectra: /);
+  assert.deepEqual(client.calls, []);
+  // The result write fails: the client acted, the intent stays for the next cycle.
+  const failing: ResponseClient = {
+    ...client,
+    blockHost: (host: Host) => {
+      h.brain.failNext(500, { method: "PATCH", path: "/tagging/host", times: Infinity });
+      return client.blockHost!(host);
+    },
+  };
+  const second = await act(p, h.api, [failing]);
+  assert.equal(second.records[0]?.outcome, "failed");
+  assert.match(
+    second.records[0]?.error ?? "",
+    /^the client acted but the state write on Vectra failed: /,
+  );
+  h.brain.clearFaults();
+  assert.deepEqual(h.brain.tags("host", "pc"), [
+    "vectra_host_block",
+    "VAR Pending:Test Client:block",
+  ]);
+  assert.deepEqual(h.brain.notes("host", "pc"), []);
+
+  // The next cycle completes the interrupted block.
+  const next = await planFor(h.api, HOSTS_ONLY, [client]);
+  const third = await act(next, h.api, [client]);
+  assert.equal(third.records[0]?.outcome, "ok");
+  assert.deepEqual(h.brain.tags("host", "pc"), [
+    "vectra_host_block",
+    "VAR Host Blocked",
+    "VAR ID:Test Client:host-1-10.0.0.1",
+  ]);
+});
+
+Deno.test("act() refuses guarded and held entries without touching anything", async () => {
+  await using h = await startEngine(
+    seed().host({ name: "pc", tags: ["vectra_host_block"] }).build(),
+  );
+  const client = testClientAs();
+  const p = await planFor(h.api, HOSTS_ONLY, [client]);
+  h.brain.clearRequests();
+  const report = await act(p, h.api, [client], { guard: () => "dry run" });
+  assert.deepEqual(report.records.map((r) => [r.outcome, r.message]), [
+    ["planned", "Would block host 1 pc (10.0.0.1) with client Test Client: dry run"],
+  ]);
+  assert.deepEqual(writes(h.brain), []);
+  assert.deepEqual(client.calls, []);
+});
