@@ -237,6 +237,13 @@ export interface TestClientOptions {
    * @default {new TestDevice()}
    */
   device?: TestDevice;
+  /**
+   * Offer `list()` and `removeElements()` for drift repair. The client var builds from
+   * `var.env` turns this off: its device lives in the process's memory, so a new process
+   * would find every recorded block "missing".
+   * @default {true}
+   */
+  readBack?: boolean;
 }
 
 /** A test client instance: a {@linkcode ResponseClient} that records its calls. */
@@ -269,6 +276,7 @@ export function createTestClient(options: TestClientOptions = {}): TestClient {
     deterministic = false,
     failOperations = new Set<Operation>(),
     device = new TestDevice(),
+    readBack = true,
   } = options;
   const calls: TestClientCall[] = [];
   const name = "test_client";
@@ -345,7 +353,11 @@ export function createTestClient(options: TestClientOptions = {}): TestClient {
     name,
     tagName: "Test Client",
     routingKey: "test_client",
-    supports: new Set(ALL_OPERATIONS),
+    supports: new Set(
+      readBack
+        ? ALL_OPERATIONS
+        : ALL_OPERATIONS.filter((op) => op !== "list" && op !== "removeElements"),
+    ),
     device,
     calls,
     blockHost,
@@ -433,5 +445,5 @@ export const testClient = {
   ],
   configSchema: TestClientConfig,
   secrets: () => [],
-  create: (config: TestClientConfig) => createTestClient(config),
+  create: (config: TestClientConfig) => createTestClient({ ...config, readBack: false }),
 } satisfies ClientDefinition<TestClientConfig>;

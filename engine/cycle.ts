@@ -16,6 +16,8 @@ import type { Kind } from "./model.ts";
 import { type Plan, plan } from "./plan.ts";
 import type { ActionRecord, BrainReport, Category, CycleReport } from "./report.ts";
 import { select } from "./select.ts";
+import type { Snapshot } from "./snapshot.ts";
+import { repairDrift } from "./drift.ts";
 import { reconcileStaticIps } from "./static_ips.ts";
 import type { VectraApi } from "./vectra/api.ts";
 
@@ -54,6 +56,29 @@ export interface CycleOptions {
    * @default {() => new Date()}
    */
   readonly clock?: () => Date;
+  /**
+   * Compare what each client enforces with the recorded state and repair drift.
+   * @default {config.verifyEveryCycles > 0}
+   */
+  readonly verifyDrift?: boolean;
+}
+
+/** One brain's read step, or why it failed. */
+type Selected =
+  | { readonly ok: true; readonly snapshot: Snapshot; readonly startedAt: Date }
+  | { readonly ok: false; readonly error: unknown; readonly startedAt: Date };
+
+/** A snapshot for a brain that could not be read: every kind failed. */
+function unreadSnapshot(brain: string, error: unknown): Snapshot {
+  const text = error instanceof Error ? error.message : String(error);
+  return {
+    brain,
+    version: "2.5",
+    host: { status: "failed", kind: "host", error: text },
+    account: { status: "failed", kind: "account", error: text },
+    detection: { status: "failed", kind: "detection", error: text },
+    warnings: [],
+  };
 }
 
 /** A cycle's report with the plans it carried out. */
@@ -95,16 +120,39 @@ export async function runCycle(
   const plans: (Plan | null)[] = [];
   let readFailed = false;
 
-  const reports = await Promise.all(
-    brains.map((runtime, index) =>
-      limit(async (): Promise<BrainReport> => {
-        const brainStarted = clock();
-        const host = runtime.api.brain;
+  const selected = await Promise.all(
+    brains.map((runtime) =>
+      limit(async (): Promise<Selected> => {
+        const startedAt = clock();
         try {
           const snapshot = await select(runtime.api, config, {
             clientTags: clients.map((c) => c.tagName),
             concurrency,
           });
+          return { ok: true, snapshot, startedAt };
+        } catch (error) {
+          return { ok: false, error, startedAt };
+        }
+      })
+    ),
+  );
+
+  if (options.verifyDrift ?? config.verifyEveryCycles > 0) {
+    const snapshots = selected.map((s, index) =>
+      s.ok ? s.snapshot : unreadSnapshot(brains[index]?.api.brain ?? "?", s.error)
+    );
+    actions.push(...await repairDrift(clients, snapshots, { refusal: acted ? null : refusal }));
+  }
+
+  const reports = await Promise.all(
+    brains.map((runtime, index) =>
+      limit(async (): Promise<BrainReport> => {
+        const read = selected[index] as Selected;
+        const brainStarted = read.startedAt;
+        const host = runtime.api.brain;
+        try {
+          if (!read.ok) throw read.error;
+          const snapshot = read.snapshot;
           const p = plan(snapshot, config, {
             clients,
             groom: options.groom,

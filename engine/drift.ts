@@ -9,10 +9,14 @@
  * @module
  */
 
-import type { EnforcedElement } from "../clients/interface.ts";
-import type { Account, Detection, Host, Kind } from "./model.ts";
+import { getLogger } from "@logtape/logtape";
+import type { EnforcedElement, ResponseClient } from "../clients/interface.ts";
+import type { Account, Detection, Entity, Host, Kind } from "./model.ts";
+import type { ActionRecord } from "./report.ts";
 import type { Snapshot } from "./snapshot.ts";
 import { parsePendingTag } from "./state_tags.ts";
+
+const logger = getLogger(["var", "drift"]);
 
 /** A recorded element the device no longer enforces. */
 export interface MissingElement {
@@ -105,4 +109,198 @@ export function planDrift(
     }
   }
   return { client: client.name, missing, orphans, unjudged };
+}
+
+/** Options for {@linkcode repairDrift}. */
+export interface RepairDriftOptions {
+  /** Why nothing may change (dry run, outside the window), or null to repair. */
+  readonly refusal: string | null;
+}
+
+const BLOCK_OPERATION = {
+  host: "blockHost",
+  account: "blockAccount",
+  detection: "blockDetection",
+} as const;
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function blockAgain(client: ResponseClient, entity: Entity): Promise<string[]> {
+  switch (entity.kind) {
+    case "host":
+      return await client.blockHost!(entity);
+    case "account":
+      return await client.blockAccount!(entity);
+    case "detection":
+      return await client.blockDetection!(entity);
+  }
+}
+
+/**
+ * Reads back what each client enforces, plans drift repair against every brain's
+ * snapshot, and repairs it (or reports it as planned when `refusal` is set). Clients
+ * without `list()` are skipped. Never throws: failures become `failed` records.
+ */
+export async function repairDrift(
+  clients: readonly ResponseClient[],
+  snapshots: readonly Snapshot[],
+  options: RepairDriftOptions,
+): Promise<ActionRecord[]> {
+  const records: ActionRecord[] = [];
+  await Promise.all(clients.map(async (client) => {
+    if (!client.supports.has("list") || !client.list) return;
+    let enforced: EnforcedElement[];
+    try {
+      enforced = await client.list();
+    } catch (error) {
+      logger.error("Cannot verify what {client} enforces: {error}", {
+        client: client.name,
+        error: describeError(error),
+      });
+      return;
+    }
+    const drift = planDrift(client, enforced, snapshots);
+    for (const { kind, reason } of drift.unjudged) {
+      logger.warn("Not looking for orphaned {kind} objects on {client}: {reason}", {
+        kind,
+        client: client.name,
+        reason,
+      });
+    }
+    const byEntity = new Map<string, MissingElement[]>();
+    for (const item of drift.missing) {
+      const key = `${item.brain}\u0000${item.kind}\u0000${item.entity.id}`;
+      byEntity.set(key, [...(byEntity.get(key) ?? []), item]);
+    }
+    for (const items of byEntity.values()) {
+      const first = items[0] as MissingElement;
+      const elements = items.map((item) => item.element);
+      const base = {
+        brain: first.brain,
+        kind: first.kind,
+        entityId: first.entity.id,
+        entityName: first.entity.name,
+        client: client.name,
+        operation: "block" as const,
+        elements,
+        reasons: [`recorded as blocked but missing on ${client.name} (drift repair)`],
+      };
+      if (!client.supports.has(BLOCK_OPERATION[first.kind])) continue;
+      if (options.refusal !== null) {
+        records.push({
+          ...base,
+          outcome: "planned",
+          category: "Info",
+          message:
+            `Would re-apply ${first.kind} ${first.entity.id} on ${client.name}: ${options.refusal}`,
+        });
+        continue;
+      }
+      try {
+        const ids = await blockAgain(client, first.entity);
+        const lost = elements.filter((element) => !ids.includes(element));
+        records.push({
+          ...base,
+          outcome: lost.length === 0 ? "ok" : "warning",
+          category: lost.length === 0 ? "Info" : "Warning",
+          message: lost.length === 0
+            ? `Re-applied ${first.kind} ${first.entity.id}, ${first.entity.name} on ${client.name}: ${
+              elements.join(", ")
+            } had gone missing`
+            : `Re-applied ${first.kind} ${first.entity.id} on ${client.name}, but it no longer returns ${
+              lost.join(", ")
+            }`,
+        });
+      } catch (error) {
+        records.push({
+          ...base,
+          outcome: "failed",
+          category: "Error",
+          error: describeError(error),
+          message: `Cannot re-apply ${first.kind} ${first.entity.id} on ${client.name}: ${
+            describeError(error)
+          }`,
+        });
+      }
+    }
+    if (drift.orphans.length === 0) return;
+    const orphanRecord = (
+      element: EnforcedElement,
+      outcome: ActionRecord["outcome"],
+      message: string,
+      error?: string,
+    ): ActionRecord => ({
+      brain: null,
+      kind: element.kind,
+      entityId: null,
+      entityName: element.element,
+      client: client.name,
+      operation: "unblock",
+      elements: [element.element],
+      outcome,
+      reasons: ["created by var, recorded by no entity (drift repair)"],
+      ...(error === undefined ? {} : { error }),
+      message,
+      category: outcome === "failed" ? "Error" : outcome === "ok" ? "Warning" : "Info",
+    });
+    if (!client.supports.has("removeElements") || !client.removeElements) {
+      for (const orphan of drift.orphans) {
+        records.push(orphanRecord(
+          orphan,
+          "warning",
+          `${client.name} holds ${orphan.kind} element ${orphan.element} that no entity records; remove it by hand`,
+        ));
+      }
+      return;
+    }
+    if (options.refusal !== null) {
+      for (const orphan of drift.orphans) {
+        records.push(orphanRecord(
+          orphan,
+          "planned",
+          `Would remove orphaned ${orphan.kind} element ${orphan.element} from ${client.name}: ${options.refusal}`,
+        ));
+      }
+      return;
+    }
+    try {
+      const removed = new Set(await client.removeElements(drift.orphans));
+      for (const orphan of drift.orphans) {
+        records.push(
+          removed.has(orphan.element)
+            ? orphanRecord(
+              orphan,
+              "ok",
+              `Removed orphaned ${orphan.kind} element ${orphan.element} from ${client.name}: no entity records it`,
+            )
+            : orphanRecord(
+              orphan,
+              "failed",
+              `Cannot remove orphaned ${orphan.kind} element ${orphan.element} from ${client.name}: not confirmed`,
+              "not confirmed",
+            ),
+        );
+      }
+    } catch (error) {
+      for (const orphan of drift.orphans) {
+        records.push(orphanRecord(
+          orphan,
+          "failed",
+          `Cannot remove orphaned ${orphan.kind} element ${orphan.element} from ${client.name}: ${
+            describeError(error)
+          }`,
+          describeError(error),
+        ));
+      }
+    }
+  }));
+  for (const record of records) {
+    const fields = { ...record, elements: record.elements.join(" ") };
+    if (record.outcome === "failed") logger.error("{message}", fields);
+    else if (record.outcome === "warning") logger.warn("{message}", fields);
+    else logger.info("{message}", fields);
+  }
+  return records;
 }

@@ -4,6 +4,12 @@ import { planDrift } from "../../engine/drift.ts";
 import type { Host } from "../../engine/model.ts";
 import type { EntitySnapshot, Snapshot } from "../../engine/snapshot.ts";
 import { sampleHost } from "../clients/_entities.ts";
+import { seed } from "../../demo/seed.ts";
+import { runCycle } from "../../engine/cycle.ts";
+import { startEngine, testClientAs } from "./_engine_harness.ts";
+import { testConfig } from "./_policy.ts";
+
+const NOW = new Date(2026, 10, 27, 10, 0, 0);
 
 const client = { name: "fortinet", tagName: "Fortinet Client" };
 
@@ -96,4 +102,55 @@ Deno.test("planDrift() ignores other clients' elements and static entries", () =
   ]);
   assert.deepEqual(drift.missing, []);
   assert.deepEqual(drift.orphans, []);
+});
+
+Deno.test("runCycle() re-applies a block removed behind var's back and removes an orphan", async () => {
+  await using h = await startEngine(
+    seed()
+      .host({ name: "ward-3-pc", ip: "10.1.2.3", tags: ["vectra_host_block"] })
+      .group({ name: "NoBlock", type: "host", members: [] })
+      .group({ name: "Block", type: "host", members: [] })
+      .group({ name: "NoBlock", type: "account", members: [] })
+      .group({ name: "Block", type: "account", members: [] })
+      .build(),
+  );
+  const client = testClientAs();
+  const config = { ...testConfig(), verifyEveryCycles: 1 };
+  const run = (dryRun = false) =>
+    runCycle(config, [h.runtime], [client], {
+      dryRun,
+      groom: false,
+      now: NOW,
+      insideWindow: true,
+      confirmBlastRadius: false,
+      clock: () => NOW,
+    });
+  await run();
+  assert.deepEqual([...client.device.enforced("host")], ["host-1-10.1.2.3"]);
+
+  client.device.release("host-1-10.1.2.3");
+  client.device.hold("host-9-10.9.9.9", { kind: "host", key: "host:9:10.9.9.9", ip: "10.9.9.9" });
+  const planned = await run(true);
+  assert.deepEqual(
+    planned.actions.map((a) => [a.operation, a.entityName, a.outcome]),
+    [["block", "ward-3-pc", "planned"], ["unblock", "host-9-10.9.9.9", "planned"]],
+  );
+  assert.deepEqual(
+    [...client.device.enforced("host")],
+    ["host-9-10.9.9.9"],
+    "a dry run repairs nothing",
+  );
+
+  const repaired = await run();
+  assert.equal(repaired.exitCode, 0);
+  assert.deepEqual(
+    repaired.actions.map((a) => [a.operation, a.entityName, a.outcome]),
+    [["block", "ward-3-pc", "ok"], ["unblock", "host-9-10.9.9.9", "ok"]],
+  );
+  assert.deepEqual([...client.device.enforced("host")], ["host-1-10.1.2.3"]);
+  assert.deepEqual(h.brain.tags("host", "ward-3-pc"), [
+    "vectra_host_block",
+    "VAR Host Blocked",
+    "VAR ID:Test Client:host-1-10.1.2.3",
+  ]);
 });
