@@ -90,6 +90,8 @@ export interface EmailConfig {
   readonly user: string;
   /** `SMTP_TLS`: `implicit`, `starttls` (mandatory) or `none` (no auth allowed). */
   readonly tls: "implicit" | "starttls" | "none";
+  /** `SMTP_CA_FILE`: PEM file of a CA to trust for the SMTP server, besides the system roots. */
+  readonly caFile?: string | null;
 }
 
 /** Syslog notifications (engine.md §1.7, §9.4). */
