@@ -239,6 +239,18 @@ export function plan(snapshot: Snapshot, config: PlanConfig, options: PlanOption
   for (const k of kinds) {
     for (const text of k.limitsTripped) messages.push({ category: "Error", text });
   }
+  if (groom && snapshot.host.status === "ok") {
+    const cannot = clients.filter((c) => !c.supports.has("groomHost"));
+    if (cannot.length > 0) {
+      messages.push({
+        category: "Warning",
+        text: `Cannot groom hosts on brain ${snapshot.brain} with ${
+          cannot.map((c) => c.name).join(", ")
+        }: ${cannot.length === 1 ? "it does" : "they do"} not support grooming; ` +
+          "hosts whose IP changed stay blocked at the old IP there",
+      });
+    }
+  }
   if (unknownKeys.size > 0) {
     const known = clients.map((c) => c.routingKey.toLowerCase()).join(", ");
     messages.push({

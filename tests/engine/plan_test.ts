@@ -475,6 +475,12 @@ Deno.test("plan() grooms blocked hosts on clients that support it, not those bei
     "unblock 2 [unblock:meraki] (no longer matches)",
     "groom 1 [groom:meraki] (groom)",
   ]);
+  const warnings = p.messages.filter((m) => m.text.startsWith("Cannot groom"));
+  assert.deepEqual(warnings.map((m) => [m.category, m.text]), [[
+    "Warning",
+    "Cannot groom hosts on brain brain.test with pan: it does not support grooming; " +
+    "hosts whose IP changed stay blocked at the old IP there",
+  ]]);
 });
 
 Deno.test("plan() completes an interrupted block of an entity that still matches", () => {
