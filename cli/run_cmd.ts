@@ -72,6 +72,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     }
     const clientContext: ClientContext = {
       secret: secrets.lookup,
+      findSecret: secrets.findStored,
       http,
       signal: controller.signal,
       ...(options.storeSecrets === false ? {} : { storeSecret: secrets.store }),

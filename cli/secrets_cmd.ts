@@ -7,7 +7,14 @@
  */
 
 import { CLIENTS } from "../clients/mod.ts";
-import { howToSet, platformKeychain, secretFileName, terminalPrompt } from "../engine/secrets.ts";
+import type { SecretRef } from "../clients/interface.ts";
+import {
+  howToSet,
+  platformKeychain,
+  secretFileName,
+  type SecretResolver,
+  terminalPrompt,
+} from "../engine/secrets.ts";
 import { type CommonOptions, openContext } from "./context.ts";
 import { UsageError } from "./exit_codes.ts";
 import { requiredSecrets } from "./required_secrets.ts";
@@ -66,6 +73,13 @@ async function secretRows(options: CommonOptions): Promise<SecretRow[]> {
   const rows: SecretRow[] = [];
   for (const ref of requiredSecrets(config, CLIENTS)) {
     const source = await secrets.locate(ref.service, ref.key);
+    if (source.kind === "missing") {
+      const stand = await alternativeRows(ref, secrets);
+      if (stand !== null) {
+        rows.push(...stand);
+        continue;
+      }
+    }
     rows.push({
       service: ref.service,
       key: ref.key,
@@ -76,6 +90,29 @@ async function secretRows(options: CommonOptions): Promise<SecretRow[]> {
     });
   }
   return rows;
+}
+
+/** Rows for the first alternative key set of `ref` that is stored whole, or null. */
+async function alternativeRows(
+  ref: SecretRef,
+  secrets: SecretResolver,
+): Promise<SecretRow[] | null> {
+  for (const keys of ref.alternatives ?? []) {
+    const rows: SecretRow[] = [];
+    for (const key of keys) {
+      const source = await secrets.locate(ref.service, key);
+      if (source.kind === "missing") break;
+      rows.push({
+        service: ref.service,
+        key,
+        description: `instead of ${ref.key}: ${ref.description}`,
+        found: source.kind,
+        fileName: secretFileName(ref.service, key),
+      });
+    }
+    if (rows.length === keys.length) return rows;
+  }
+  return null;
 }
 
 function table(rows: SecretRow[]): string {

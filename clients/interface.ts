@@ -101,10 +101,18 @@ export interface SecretRef {
   readonly key: string;
   /** One line for `var secrets list` and prompts. */
   readonly description: string;
+  /**
+   * Other key sets under the same service that can stand in for this key, e.g. a PAN-OS
+   * `username` and `password` instead of its `API_Key`.
+   */
+  readonly alternatives?: readonly (readonly string[])[];
 }
 
 /** Looks up a secret; throws when it cannot be found. The value never reaches a log. */
 export type SecretLookup = (service: string, key: string) => Promise<string>;
+
+/** Looks up a stored secret without prompting; null when it is not stored. */
+export type SecretFinder = (service: string, key: string) => Promise<string | null>;
 
 /** Stores a secret (for clients that derive one, e.g. a PAN-OS API key). */
 export type SecretStore = (service: string, key: string, value: string) => Promise<void>;
@@ -125,6 +133,8 @@ export interface ConfigKey {
 export interface ClientContext {
   /** Secret lookup (secrets directory, keychain, prompt). */
   readonly secret: SecretLookup;
+  /** Stored-secret lookup that never prompts; absent in tests that give only `secret`. */
+  readonly findSecret?: SecretFinder;
   /** Secret store; absent with `--no-store-secrets`. */
   readonly storeSecret?: SecretStore;
   /** Transport defaults (timeouts, retries, request counter). */

@@ -297,6 +297,7 @@ function panSecrets(config: PanConfig): SecretRef[] {
   return entries.map((entry) => ({
     service: entry,
     key: PAN_API_KEY_SECRET,
+    alternatives: [[PAN_USERNAME_SECRET, PAN_PASSWORD_SECRET]],
     description:
       `PAN-OS API key of ${entry} (or store ${PAN_USERNAME_SECRET} and ${PAN_PASSWORD_SECRET} under the same service and var generates the key once)`,
   }));
@@ -1198,14 +1199,31 @@ export class PanClient implements ResponseClient {
   }
 }
 
-/** Looks up a secret, or null when it cannot be found. */
+/**
+ * Looks up a stored secret without prompting when the context can (so a terminal is not
+ * asked for the API key while credentials are stored), else through the normal lookup;
+ * null when it cannot be found.
+ */
 async function optionalSecret(
   context: ClientContext,
   service: string,
   key: string,
 ): Promise<string | null> {
   try {
-    const value = await context.secret(service, key);
+    const value = context.findSecret
+      ? await context.findSecret(service, key)
+      : await context.secret(service, key);
+    return value === "" ? null : value;
+  } catch {
+    return null;
+  }
+}
+
+/** The API key through the normal lookup, which may prompt on a terminal; null when missing. */
+async function promptedKey(context: ClientContext, service: string): Promise<string | null> {
+  if (!context.findSecret) return null;
+  try {
+    const value = await context.secret(service, PAN_API_KEY_SECRET);
     return value === "" ? null : value;
   } catch {
     return null;
@@ -1229,6 +1247,11 @@ async function createPanClient(config: PanConfig, context: ClientContext): Promi
       ? null
       : await optionalSecret(context, service, PAN_PASSWORD_SECRET);
     if (user === null || password === null) {
+      const prompted = await promptedKey(context, service);
+      if (prompted !== null) {
+        secrets.set(service, { key: prompted, credentials: null });
+        continue;
+      }
       throw new ClientError(
         "pan",
         "create",

@@ -12,7 +12,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { SecretLookup, SecretStore } from "../clients/interface.ts";
+import type { SecretFinder, SecretLookup, SecretStore } from "../clients/interface.ts";
 
 const logger = getLogger(["var", "secrets"]);
 
@@ -425,6 +425,29 @@ export class SecretResolver {
     this.#values.add(value);
     await this.#keychain.set(service, key, value);
     this.#cache.set(JSON.stringify([service, key]), Promise.resolve(value));
+  };
+
+  /**
+   * The stored value (secrets directory, then keychain), or null: never prompts. For
+   * clients that accept alternatives (a PAN-OS key, or credentials to generate one).
+   */
+  readonly findStored: SecretFinder = async (service, key) => {
+    const file = this.fileFor(service, key);
+    if (file !== null) {
+      const value = await readSecretFile(file, service, key);
+      if (value !== null) {
+        this.#values.add(value);
+        return value;
+      }
+    }
+    if (this.#keychain === null || this.#update) return null;
+    try {
+      const value = await this.#keychain.get(service, key);
+      if (value !== null) this.#values.add(value);
+      return value;
+    } catch {
+      return null;
+    }
   };
 
   /** Where the secret would be found now, without prompting (for `var secrets list`). */

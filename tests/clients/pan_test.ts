@@ -44,6 +44,11 @@ interface LabOptions {
   secrets?: Record<string, string>;
   /** Give the client a storeSecret (default true). */
   store?: boolean;
+  /**
+   * Secrets stored in the keychain, found by `findSecret` without prompting; `secrets` then
+   * stands for what a prompt on the terminal would answer.
+   */
+  stored?: Record<string, string>;
 }
 
 /** Starts `count` fake devices and a client using all of them. */
@@ -68,6 +73,12 @@ async function startLab(count = 1, options: LabOptions = {}): Promise<Lab> {
       if (value === undefined) return Promise.reject(new Error(`no secret ${service}/${key}`));
       return Promise.resolve(value);
     },
+    ...(options.stored === undefined ? {} : {
+      findSecret: (service: string, key: string) => {
+        log.lookups.push(`stored ${service}/${key}`);
+        return Promise.resolve(options.stored?.[key] ?? null);
+      },
+    }),
     ...(options.store === false ? {} : {
       storeSecret: (service: string, key: string, value: string) => {
         log.stored.push({ service, key, value });
@@ -378,6 +389,44 @@ Deno.test("pan client", async (t) => {
       await lab.close();
     }
   });
+
+  await t.step(
+    "stored credentials are used before the terminal is asked for an API key",
+    async () => {
+      const lab = await startLab(1, {
+        stored: { username: USER, password: PASSWORD },
+        secrets: { API_Key: "typed-at-the-prompt" },
+      });
+      try {
+        const server = lab.servers[0]!;
+        await lab.client.blockHost(sampleHost());
+        assert.deepEqual(lab.secrets.lookups, [
+          `stored ${server.url}/API_Key`,
+          `stored ${server.url}/username`,
+          `stored ${server.url}/password`,
+        ]);
+        assert.equal(server.fake.requests.filter((r) => r.type === "keygen").length, 1);
+      } finally {
+        await lab.close();
+      }
+    },
+  );
+
+  await t.step(
+    "with nothing stored, the API key is asked for through the normal lookup",
+    async () => {
+      const lab = await startLab(1, { stored: {}, secrets: { API_Key: KEY } });
+      try {
+        const server = lab.servers[0]!;
+        await lab.client.blockHost(sampleHost());
+        assert.equal(lab.secrets.lookups.at(-1), `${server.url}/API_Key`);
+        assert.equal(server.fake.requests.filter((r) => r.type === "keygen").length, 0);
+        assert.deepEqual(server.fake.tagged(TAGS.host), new Set(["10.1.2.3"]));
+      } finally {
+        await lab.close();
+      }
+    },
+  );
 
   await t.step(
     "the client generates the API key once from the credentials and stores it",

@@ -341,6 +341,38 @@ Deno.test("var secrets set, list and check use the keychain and the secrets dire
   }
 });
 
+Deno.test("var secrets check accepts PAN-OS credentials in place of the API key", async () => {
+  await using keyring = await startPrivateKeyring();
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/secrets`);
+    await Deno.writeTextFile(
+      `${dir}/var.env`,
+      "COGNITO_URL=a.example.com\nAUTH=TOKEN\nBLOCK_TYPES=host\n" +
+        "THIRD_PARTY_CLIENTS=pan\nPAN_URLS=fw.example\n",
+    );
+    await Deno.writeTextFile(`${dir}/secrets/a.example.com_Token`, "t\n");
+    const args = ["--config", `${dir}/var.env`, "--secrets-dir", `${dir}/secrets`];
+    const missing = await runMain(["secrets", "check", ...args], { env: keyring.env });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /Cannot find the secret API_Key for fw\.example: /);
+
+    await Deno.writeTextFile(`${dir}/secrets/fw.example_username`, "api-admin\n");
+    await Deno.writeTextFile(`${dir}/secrets/fw.example_password`, "pw\n");
+    const check = await runMain(["secrets", "check", ...args], { env: keyring.env });
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.stdout, /^3 of 3 secret\(s\) found$/m);
+    const list = await runMain(["secrets", "list", ...args], { env: keyring.env });
+    assert.match(
+      list.stdout,
+      /^fw\.example +username +file +fw\.example_username +instead of API_Key/m,
+    );
+    assert.match(list.stdout, /^fw\.example +password +file +fw\.example_password /m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("var secrets set on a terminal asks without echo and stores the value", async () => {
   await using keyring = await startPrivateKeyring();
   const command = [Deno.execPath(), "run", "--quiet", "-P", "--config", `${REPO_ROOT}deno.json`]

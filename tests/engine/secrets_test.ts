@@ -197,3 +197,23 @@ Deno.test("SecretResolver.store() writes through to the keychain and registers t
   assert.equal(await resolver.lookup("PAN", "10.0.0.2"), "derived-api-key");
   assert.deepEqual(values.values(), ["derived-api-key"]);
 });
+
+Deno.test("SecretResolver.findStored() reads the directory and keychain and never prompts", async () => {
+  await using keyring = await startPrivateKeyring();
+  const keychain = new SecretToolKeychain({ env: keyring.env });
+  await keychain.set("https://fw.example", "username", "api-admin");
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/${secretFileName("https://fw.example", "password")}`, "pw\n");
+    const prompt = scriptedPrompt([]);
+    const values = new SecretValues();
+    const resolver = new SecretResolver({ secretsDir: dir, keychain, prompt, values });
+    assert.equal(await resolver.findStored("https://fw.example", "username"), "api-admin");
+    assert.equal(await resolver.findStored("https://fw.example", "password"), "pw");
+    assert.equal(await resolver.findStored("https://fw.example", "API_Key"), null);
+    assert.deepEqual(prompt.asked, []);
+    assert.deepEqual(values.values().sort(), ["api-admin", "pw"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
