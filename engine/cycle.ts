@@ -170,11 +170,15 @@ export async function runCycle(
           });
           actions.push(...report.records);
           messages.push(...p.messages, ...report.messages);
+          for (const m of p.messages) logMessage(host, m);
           const skippedKinds = KINDS.flatMap((kind) => {
             const k = p[kind];
             return k.status === "failed" ? [{ kind, error: k.error ?? "unknown error" }] : [];
           });
-          for (const s of skippedKinds) messages.push({ category: "Error", text: s.error });
+          for (const s of skippedKinds) {
+            messages.push({ category: "Error", text: s.error });
+            logMessage(host, { category: "Error", text: s.error });
+          }
           const enabled = KINDS.filter((k) => p[k].status !== "off");
           if (skippedKinds.length > 0) readFailed = true;
           const anyFailed = report.records.some((r) => r.outcome === "failed");
@@ -255,6 +259,14 @@ export async function runCycle(
     durationMs,
     plans: plans.filter((p): p is Plan => p !== null && p !== undefined),
   };
+}
+
+/** Logs a message of the decide step at its category's level, with the brain. */
+function logMessage(brain: string, message: { category: Category; text: string }): void {
+  const fields = { brain, message: message.text };
+  if (message.category === "Error") logger.error("{message}", fields);
+  else if (message.category === "Warning") logger.warn("{message}", fields);
+  else logger.info("{message}", fields);
 }
 
 function dedupe(
