@@ -405,6 +405,10 @@ async function actOnEntry(entry: PlanEntry, context: EntryContext): Promise<void
   if (intents.length > 0) {
     try {
       const fresh = await api.getTags(kind, entity.id);
+      if (stillTagged(entry, fresh)) {
+        keepStillTagged(entry, context);
+        return;
+      }
       await api.setTags(kind, entity.id, applyTagChange(kind, fresh, { addPending: intents }));
     } catch (error) {
       const text = `cannot record the intent on Vectra: ${errorText(error)}`;
@@ -439,6 +443,11 @@ async function actOnEntry(entry: PlanEntry, context: EntryContext): Promise<void
   let writeError: string | null = null;
   try {
     const fresh = await api.getTags(kind, entity.id);
+    // Without an intent no client was called: this read is still before the first write.
+    if (intents.length === 0 && stillTagged(entry, fresh)) {
+      keepStillTagged(entry, context);
+      return;
+    }
     const next = applyTagChange(kind, fresh, {
       set,
       remove,
@@ -488,6 +497,41 @@ async function actOnEntry(entry: PlanEntry, context: EntryContext): Promise<void
   });
 }
 
+/**
+ * True when an unblock decided only because the entity no longer matches finds the kind's
+ * block tag on the entity's fresh tags: the cycle's list read missed it.
+ */
+function stillTagged(entry: PlanEntry, fresh: readonly string[]): boolean {
+  return entry.operation === "unblock" && entry.keepIfTagged !== null &&
+    fresh.includes(entry.keepIfTagged);
+}
+
+/** Reports an unblock abandoned by {@linkcode stillTagged}; nothing was changed. */
+function keepStillTagged(entry: PlanEntry, context: EntryContext): void {
+  const message = `Not unblocking ${describe(entry.entity)}: it still carries the tag ` +
+    `"${entry.keepIfTagged ?? ""}", which this cycle's read of Vectra missed (the list ` +
+    "changed while it was read); nothing changed, the next cycle decides again";
+  const reasons = [...entry.reasons, `still tagged ${entry.keepIfTagged ?? ""}`];
+  if (entry.steps.length === 0) {
+    emit(
+      context.records,
+      recordOf(context.brain, entry, "-", { outcome: "warning", elements: [], message, reasons }),
+    );
+    return;
+  }
+  for (const s of entry.steps) {
+    emit(
+      context.records,
+      recordOf(context.brain, entry, s.client, {
+        outcome: "warning",
+        elements: [...s.elements, ...s.dropOnly],
+        message,
+        reasons,
+      }),
+    );
+  }
+}
+
 async function addNote(
   context: EntryContext,
   entry: PlanEntry,
@@ -512,6 +556,10 @@ async function forgetUnknownBlock(entry: PlanEntry, context: EntryContext): Prom
   let error: string | undefined;
   try {
     const fresh = await api.getTags(entry.kind, entity.id);
+    if (stillTagged(entry, fresh)) {
+      keepStillTagged(entry, context);
+      return;
+    }
     const next = applyTagChange(entry.kind, fresh, { removeTag: entry.removeTag });
     if (next.length !== fresh.length || next.some((t, i) => t !== fresh[i])) {
       await api.setTags(entry.kind, entity.id, next);

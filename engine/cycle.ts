@@ -141,7 +141,13 @@ export async function runCycle(
     const snapshots = selected.map((s, index) =>
       s.ok ? s.snapshot : unreadSnapshot(brains[index]?.api.brain ?? "?", s.error)
     );
-    actions.push(...await repairDrift(clients, snapshots, { refusal: acted ? null : refusal }));
+    actions.push(
+      ...await repairDrift(clients, snapshots, {
+        refusal: acted ? null : refusal,
+        apis: brains.map((b) => b.api),
+        concurrency,
+      }),
+    );
   }
 
   const reports = await Promise.all(

@@ -4,17 +4,21 @@
  * recorded block missing on the device is applied again; an object var created that no
  * entity records is removed. Only objects var created are ever touched (a client's
  * `list()` returns nothing else), and nothing is removed for a kind that any brain could
- * not read this cycle, or that has an interrupted action pending for the client.
+ * not read this cycle, or that has an interrupted action pending for the client. Before
+ * an orphan is removed, every brain is asked again, by its exact `VAR ID` tag, whether an
+ * entity records it: a list that changed while the cycle read it never costs a block.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
+import pLimit from "p-limit";
 import type { EnforcedElement, ResponseClient } from "../clients/interface.ts";
 import type { Account, Detection, Entity, Host, Kind } from "./model.ts";
 import type { ActionRecord } from "./report.ts";
 import type { Snapshot } from "./snapshot.ts";
-import { parsePendingTag } from "./state_tags.ts";
+import { elementTag, parsePendingTag } from "./state_tags.ts";
+import type { VectraApi } from "./vectra/api.ts";
 
 const logger = getLogger(["var", "drift"]);
 
@@ -115,6 +119,22 @@ export function planDrift(
 export interface RepairDriftOptions {
   /** Why nothing may change (dry run, outside the window), or null to repair. */
   readonly refusal: string | null;
+  /**
+   * Every brain of the cycle: each orphan is confirmed on all of them (an exact-tag query)
+   * before it is removed or reported.
+   */
+  readonly apis: readonly VectraApi[];
+  /**
+   * Orphans confirmed per client per cycle; when a client holds more, none of them is
+   * removed this cycle (so many at once points at a read problem, not at drift).
+   * @default {50}
+   */
+  readonly maxOrphanChecks?: number;
+  /**
+   * Confirmation queries in flight at once.
+   * @default {4}
+   */
+  readonly concurrency?: number;
 }
 
 const BLOCK_OPERATION = {
@@ -138,10 +158,159 @@ async function blockAgain(client: ResponseClient, entity: Entity): Promise<strin
   }
 }
 
+/** One orphan looked up on every brain. */
+interface Check {
+  readonly orphan: EnforcedElement;
+  /** `host 7 on brain.example` when an entity records it, else null. */
+  readonly recordedBy: string | null;
+  /** False when its tag cannot be asked for exactly. */
+  readonly queryable: boolean;
+}
+
+/** The orphans still to act on, and the records of those kept. */
+interface Confirmation {
+  readonly orphans: readonly EnforcedElement[];
+  readonly kept: readonly ActionRecord[];
+}
+
+/** Entities of a kind that carry `tag` exactly, on one brain. */
+async function recordedBy(
+  api: VectraApi,
+  kind: "host" | "account" | "detection",
+  tag: string,
+): Promise<readonly { readonly id: number }[]> {
+  switch (kind) {
+    case "host":
+      return await api.listHosts({ tag });
+    case "account":
+      return await api.listAccounts({ tag });
+    case "detection":
+      return await api.listDetections({ tag });
+  }
+}
+
+/**
+ * Asks every brain, by the exact `VAR ID` tag, whether an entity records each orphan. An
+ * orphan some entity records, or whose tag cannot be queried exactly (a comma), is kept.
+ * When a query fails, no orphan of that kind is removed; beyond `max` orphans, none is.
+ */
+async function confirmOrphans(
+  client: ResponseClient,
+  orphans: readonly EnforcedElement[],
+  options: { apis: readonly VectraApi[]; max: number; concurrency: number },
+): Promise<Confirmation> {
+  const keptRecord = (
+    orphan: EnforcedElement,
+    outcome: "warning" | "failed",
+    message: string,
+    error?: string,
+  ): ActionRecord => ({
+    brain: null,
+    kind: orphan.kind,
+    entityId: null,
+    entityName: orphan.element,
+    client: client.name,
+    operation: "unblock",
+    elements: [orphan.element],
+    outcome,
+    reasons: ["created by var, recorded by no entity (drift repair)"],
+    ...(error === undefined ? {} : { error }),
+    message,
+    category: outcome === "failed" ? "Error" : "Warning",
+  });
+  if (orphans.length > options.max) {
+    return {
+      orphans: [],
+      kept: orphans.map((orphan) =>
+        keptRecord(
+          orphan,
+          "warning",
+          `Not removing ${orphans.length} orphaned elements from ${client.name}, among them ` +
+            `${orphan.kind} element ${orphan.element}: more than ${options.max} at once points ` +
+            "at a read problem, not at drift; check them by hand",
+        )
+      ),
+    };
+  }
+  const limit = pLimit(Math.max(1, options.concurrency));
+  const kinds = [...new Set(orphans.map((orphan) => orphan.kind))];
+  const results = await Promise.all(kinds.map(async (kind): Promise<Confirmation> => {
+    const ofKind = orphans.filter((orphan) => orphan.kind === kind);
+    if (kind === "static") return { orphans: ofKind, kept: [] };
+    const checked = await Promise.allSettled(
+      ofKind.map((orphan) =>
+        limit(async (): Promise<Check> => {
+          // The `tags` filter splits its value at commas: such a tag cannot be asked for.
+          if (client.tagName.includes(",") || orphan.element.includes(",")) {
+            return { orphan, recordedBy: null, queryable: false };
+          }
+          const tag = elementTag(client.tagName, orphan.element);
+          for (const api of options.apis) {
+            const found = await recordedBy(api, kind, tag);
+            if (found.length > 0) {
+              const ids = found.map((e) => e.id).join(", ");
+              return { orphan, recordedBy: `${kind} ${ids} on ${api.brain}`, queryable: true };
+            }
+          }
+          return { orphan, recordedBy: null, queryable: true };
+        })
+      ),
+    );
+    const failure = checked.find((c): c is PromiseRejectedResult => c.status === "rejected");
+    if (failure !== undefined) {
+      const error = describeError(failure.reason);
+      return {
+        orphans: [],
+        kept: ofKind.map((orphan) =>
+          keptRecord(
+            orphan,
+            "failed",
+            `Cannot remove orphaned ${kind} element ${orphan.element} from ${client.name}: ` +
+              `cannot confirm on Vectra that no entity records it: ${error}`,
+            error,
+          )
+        ),
+      };
+    }
+    const confirmed: EnforcedElement[] = [];
+    const kept: ActionRecord[] = [];
+    for (const c of checked) {
+      if (c.status !== "fulfilled") continue;
+      const { orphan, recordedBy, queryable } = c.value;
+      if (!queryable) {
+        kept.push(keptRecord(
+          orphan,
+          "warning",
+          `Not removing orphaned ${kind} element ${orphan.element} from ${client.name}: its ` +
+            `"VAR ID" tag holds a comma and cannot be looked up exactly on Vectra; remove it ` +
+            "by hand if no entity records it",
+        ));
+      } else if (recordedBy !== null) {
+        kept.push(keptRecord(
+          orphan,
+          "warning",
+          `Not removing ${kind} element ${orphan.element} from ${client.name}: ${recordedBy} ` +
+            "still records it (Vectra changed while this cycle read it); the next cycle " +
+            "checks again",
+        ));
+      } else {
+        confirmed.push(orphan);
+      }
+    }
+    return { orphans: confirmed, kept };
+  }));
+  return {
+    orphans: results.flatMap((r) => r.orphans),
+    kept: results.flatMap((r) => r.kept),
+  };
+}
+
 /**
  * Reads back what each client enforces, plans drift repair against every brain's
- * snapshot, and repairs it (or reports it as planned when `refusal` is set). Clients
- * without `list()` are skipped. Never throws: failures become `failed` records.
+ * snapshot, and repairs it (or reports it as planned when `refusal` is set). Orphans are
+ * first confirmed on every brain in `apis` (one exact-tag query per orphan and brain, so a
+ * cycle without orphans asks Vectra nothing more). Clients without `list()` are skipped.
+ * Never throws: failures become `failed` records.
  */
 export async function repairDrift(
   clients: readonly ResponseClient[],
@@ -226,6 +395,14 @@ export async function repairDrift(
       }
     }
     if (drift.orphans.length === 0) return;
+    const confirmation = await confirmOrphans(client, drift.orphans, {
+      apis: options.apis,
+      max: options.maxOrphanChecks ?? 50,
+      concurrency: options.concurrency ?? 4,
+    });
+    records.push(...confirmation.kept);
+    const orphans = confirmation.orphans;
+    if (orphans.length === 0) return;
     const orphanRecord = (
       element: EnforcedElement,
       outcome: ActionRecord["outcome"],
@@ -246,7 +423,7 @@ export async function repairDrift(
       category: outcome === "failed" ? "Error" : outcome === "ok" ? "Warning" : "Info",
     });
     if (!client.supports.has("removeElements") || !client.removeElements) {
-      for (const orphan of drift.orphans) {
+      for (const orphan of orphans) {
         records.push(orphanRecord(
           orphan,
           "warning",
@@ -256,7 +433,7 @@ export async function repairDrift(
       return;
     }
     if (options.refusal !== null) {
-      for (const orphan of drift.orphans) {
+      for (const orphan of orphans) {
         records.push(orphanRecord(
           orphan,
           "planned",
@@ -266,8 +443,8 @@ export async function repairDrift(
       return;
     }
     try {
-      const removed = new Set(await client.removeElements(drift.orphans));
-      for (const orphan of drift.orphans) {
+      const removed = new Set(await client.removeElements(orphans));
+      for (const orphan of orphans) {
         records.push(
           removed.has(orphan.element)
             ? orphanRecord(
@@ -284,7 +461,7 @@ export async function repairDrift(
         );
       }
     } catch (error) {
-      for (const orphan of drift.orphans) {
+      for (const orphan of orphans) {
         records.push(orphanRecord(
           orphan,
           "failed",

@@ -67,6 +67,12 @@ export interface PlanEntry {
   readonly steps: readonly ClientStep[];
   /** The kind's configured block tag to remove (decisions #4), or null. */
   readonly removeTag: string | null;
+  /**
+   * An unblock because the entity no longer matches: the kind's configured block tag. If
+   * the entity's tags, read again right before the first write, carry it, the list read
+   * changed during the cycle and the unblock is not carried out. Otherwise null.
+   */
+  readonly keepIfTagged: string | null;
   /** Why the entry is not carried out (a blast-radius limit), or null. */
   readonly held: string | null;
 }
@@ -208,6 +214,7 @@ interface EntryDraft {
   reasons: string[];
   steps: StepDraft[];
   removeTag: string | null;
+  keepIfTagged?: string | null;
 }
 
 /**
@@ -543,6 +550,7 @@ function decide(input: KindInput, context: Context): KindPlan {
       reasons,
       steps,
       removeTag,
+      keepIfTagged: !protectedBy && !config.explicitUnblock ? input.blockTag : null,
     });
   }
 
@@ -654,6 +662,7 @@ function decide(input: KindInput, context: Context): KindPlan {
     reasons: e.reasons,
     steps: e.steps.map((s) => ({ ...s })),
     removeTag: e.removeTag,
+    keepIfTagged: e.keepIfTagged ?? null,
     held: null,
   }));
   return {

@@ -1,8 +1,9 @@
 /**
  * What both Vectra API versions share: authentication headers with re-authentication on
  * 401, paging that follows `next` only on the brain's origin and never returns a partial
- * list, batched id lookups, exact re-checks of every server-side filter, tagging and
- * notes. `v2.ts` and `v3.ts` only add what differs.
+ * list (nor one that changed between its pages: such a list is read again from page 1, a
+ * bounded number of times, then fails), batched id lookups, exact re-checks of every
+ * server-side filter, tagging and notes. `v2.ts` and `v3.ts` only add what differs.
  *
  * @module
  */
@@ -44,6 +45,9 @@ const MAX_ID_LIST_CHARS = 5000;
 /** Pages read at most for one list, whatever the server says (a runaway `next` chain). */
 const MAX_PAGES = 10_000;
 
+/** Re-reads of a list that changed while it was read, before the read fails. */
+const DEFAULT_LIST_REREADS = 3;
+
 /** Supplies the `Authorization` header and renews it after a 401. */
 export interface Authenticator {
   /** Makes sure credentials are loaded and a token is valid. */
@@ -81,6 +85,13 @@ export interface VectraApiOptions {
    */
   concurrency?: number;
   /**
+   * How many times a list that changed while it was read (its `count` moved between pages,
+   * an id came again on a later page, or the results did not add up to `count`) is read
+   * again from page 1 before the call fails with a {@linkcode VectraError}.
+   * @default {3}
+   */
+  listRereads?: number;
+  /**
    * The clock, in epoch milliseconds (token expiry, hosts without `last_seen`).
    * @default {Date.now}
    */
@@ -104,6 +115,7 @@ export interface Flavor {
 }
 
 const PageEnvelope = z.looseObject({
+  count: z.unknown(),
   next: z.string().nullish(),
   results: z.array(z.unknown()),
 });
@@ -409,10 +421,47 @@ export class SharedVectraApi implements VectraApi {
     what = `list ${resource}`,
     stop?: (item: T) => boolean,
   ): Promise<T[]> {
+    const rereads = Math.max(0, this.#options.listRereads ?? DEFAULT_LIST_REREADS);
+    const fullPath = `${this.#basePath}${this.#path(`/${resource}`)}`;
+    let change = "";
+    for (let read = 1; read <= rereads + 1; read++) {
+      const result = await this.#readPages(resource, query, parse, what, stop);
+      if (result.change === null) return result.items;
+      change = result.change;
+      if (read <= rereads) {
+        logger.warn(
+          "The list GET {path} on brain {brain} changed while it was read ({change}); " +
+            "reading it again from page 1 ({reread} of {rereads})",
+          { brain: this.brain, path: fullPath, change, reread: read, rereads },
+        );
+      }
+    }
+    throw new VectraError(
+      this.brain,
+      `Cannot ${what} on brain ${this.brain}: GET ${fullPath} kept changing while it was read ` +
+        `(${change}); read ${rereads + 1} times, the next cycle tries again`,
+    );
+  }
+
+  /**
+   * Reads every page of a list once. Returns the items, or what changed between its pages
+   * (`count` differs from page 1's, an id already read on an earlier page, or fewer or more
+   * results than `count`): such a read may have missed an item, so it is never used.
+   */
+  async #readPages<T>(
+    resource: string,
+    query: Query,
+    parse: (json: unknown) => T,
+    what: string,
+    stop?: (item: T) => boolean,
+  ): Promise<{ items: T[]; change: null } | { items: null; change: string }> {
     const path = `/${resource}`;
     const fullPath = `${this.#basePath}${this.#path(path)}`;
     const items: T[] = [];
     const seen = new Set<string>();
+    const earlierIds = new Set<string>();
+    let count: number | null = null;
+    let results = 0;
     let response = await this.request(
       "GET",
       path,
@@ -434,6 +483,24 @@ export class SharedVectraApi implements VectraApi {
       } catch (error) {
         throw this.#wrap(error, "GET", fullPath, what);
       }
+      const pageCount = typeof envelope.count === "number" ? envelope.count : null;
+      if (page === 1) {
+        count = pageCount;
+      } else if (count !== null && pageCount !== null && pageCount !== count) {
+        return { items: null, change: `count went from ${count} to ${pageCount} on page ${page}` };
+      }
+      const pageIds: string[] = [];
+      for (const json of envelope.results) {
+        const id = idOf(json);
+        if (id !== null) {
+          if (earlierIds.has(id)) {
+            return { items: null, change: `id ${id} came again on page ${page}` };
+          }
+          pageIds.push(id);
+        }
+      }
+      for (const id of pageIds) earlierIds.add(id);
+      results += envelope.results.length;
       for (const json of envelope.results) {
         let item: T;
         try {
@@ -441,11 +508,19 @@ export class SharedVectraApi implements VectraApi {
         } catch (error) {
           throw this.#wrap(error, "GET", fullPath, what);
         }
-        if (stop?.(item)) return items;
+        if (stop?.(item)) return { items, change: null };
         items.push(item);
       }
       const next = envelope.next;
-      if (!next) return items;
+      if (!next) {
+        if (count !== null && results !== count) {
+          return {
+            items: null,
+            change: `${results} results on ${page} page(s) where page 1 counted ${count}`,
+          };
+        }
+        return { items, change: null };
+      }
       let nextUrl: URL;
       try {
         nextUrl = new URL(next, this.#origin);
@@ -657,6 +732,13 @@ function matchesScore(
   return (query.tag === undefined || entity.tags.includes(query.tag)) &&
     (query.threatGte === undefined || entity.threat >= query.threatGte) &&
     (query.certaintyGte === undefined || entity.certainty >= query.certaintyGte);
+}
+
+/** The `id` of a raw list item (a number or a string), or null when it has none. */
+function idOf(json: unknown): string | null {
+  if (typeof json !== "object" || json === null) return null;
+  const id = (json as Record<string, unknown>)["id"];
+  return typeof id === "number" || typeof id === "string" ? String(id) : null;
 }
 
 /** Entities without repeated ids; the later object wins. */

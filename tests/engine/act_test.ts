@@ -207,3 +207,128 @@ Deno.test("act() refuses guarded and held entries without touching anything", as
   assert.deepEqual(writes(h.brain), []);
   assert.deepEqual(client.calls, []);
 });
+
+/** A host recorded as blocked by the test client, without the block tag. */
+function blockedPc() {
+  return seed().host({
+    name: "pc",
+    tags: ["VAR Host Blocked", "VAR ID:Test Client:host-1-10.0.0.1"],
+  });
+}
+
+/** GET requests for an entity's tags. */
+function tagReads(h: { brain: { requests: readonly { endpoint: string }[] } }): number {
+  return h.brain.requests.filter((r) => r.endpoint === "GET /tagging/host/{id}").length;
+}
+
+const STILL_TAGGED = "Not unblocking host 1 pc (10.0.0.1): it still carries the tag " +
+  '"vectra_host_block", which this cycle\'s read of Vectra missed (the list changed while it ' +
+  "was read); nothing changed, the next cycle decides again";
+
+Deno.test("act() keeps a host blocked when its fresh tags still carry the block tag", async () => {
+  await using h = await startEngine(blockedPc().build());
+  const client = testClientAs();
+  client.device.hold("host-1-10.0.0.1", { kind: "host", key: "host:1:10.0.0.1", ip: "10.0.0.1" });
+  const p = await planFor(h.api, HOSTS_ONLY, [client]);
+  assert.deepEqual(p.host.entries.map((e) => [e.operation, e.reasons, e.keepIfTagged]), [
+    ["unblock", ["no longer matches"], "vectra_host_block"],
+  ]);
+  // The cycle's read missed the tag: the entity carries it on Vectra.
+  const tags = ["vectra_host_block", ...h.brain.tags("host", "pc")];
+  h.brain.setTags("host", "pc", tags);
+  h.brain.clearRequests();
+  const report = await act(p, h.api, [client], { clock: () => AT });
+  assert.deepEqual(report.records.map((r) => [r.outcome, r.category, r.elements, r.message]), [
+    ["warning", "Warning", ["host-1-10.0.0.1"], STILL_TAGGED],
+  ]);
+  assert.deepEqual(report.records[0]?.reasons, [
+    "no longer matches",
+    "still tagged vectra_host_block",
+  ]);
+  assert.deepEqual(client.calls, [], "the client is not called");
+  assert.deepEqual(writes(h.brain), [], "nothing is written to Vectra");
+  assert.equal(tagReads(h), 1, "the check reuses the read before the intent write");
+  assert.deepEqual(h.brain.tags("host", "pc"), tags);
+  assert.deepEqual([...client.device.enforced("host")], ["host-1-10.0.0.1"]);
+});
+
+Deno.test("act() unblocks a host that no longer matches at no extra request for the check", async () => {
+  await using h = await startEngine(blockedPc().build());
+  const client = testClientAs();
+  client.device.hold("host-1-10.0.0.1", { kind: "host", key: "host:1:10.0.0.1", ip: "10.0.0.1" });
+  const p = await planFor(h.api, HOSTS_ONLY, [client]);
+  // An unrelated analyst tag is no reason to keep it.
+  h.brain.setTags("host", "pc", ["vectra_host_block_old", ...h.brain.tags("host", "pc")]);
+  h.brain.clearRequests();
+  const report = await act(p, h.api, [client], { clock: () => AT });
+  assert.deepEqual(report.records.map((r) => r.outcome), ["ok"]);
+  assert.equal(tagReads(h), 2, "one read before the intent, one before the result");
+  assert.deepEqual(h.brain.tags("host", "pc"), ["vectra_host_block_old"]);
+  assert.deepEqual([...client.device.enforced("host")], []);
+});
+
+Deno.test("act() keeps a still-tagged host whose unblock only drops a shared element", async () => {
+  const data = seed()
+    .host({
+      name: "pc-a",
+      ip: "10.0.0.1",
+      tags: ["vectra_host_block", "VAR Host Blocked", "VAR ID:Test Client:shared"],
+    })
+    .host({ name: "pc-b", ip: "10.0.0.2", tags: ["VAR Host Blocked", "VAR ID:Test Client:shared"] })
+    .build();
+  await using h = await startEngine(data);
+  const client = testClientAs();
+  const p = await planFor(h.api, HOSTS_ONLY, [client]);
+  const [entry] = p.host.entries;
+  assert.deepEqual(entry?.steps.map((s) => [s.elements, s.dropOnly]), [[[], ["shared"]]]);
+  const tags = ["vectra_host_block", "VAR Host Blocked", "VAR ID:Test Client:shared"];
+  h.brain.setTags("host", "pc-b", tags);
+  h.brain.clearRequests();
+  const report = await act(p, h.api, [client], { clock: () => AT });
+  assert.deepEqual(report.records.map((r) => [r.outcome, r.entityName]), [["warning", "pc-b"]]);
+  assert.match(report.records[0]?.message ?? "", /^Not unblocking host 2 pc-b /);
+  assert.deepEqual(writes(h.brain), []);
+  assert.deepEqual(h.brain.tags("host", "pc-b"), tags);
+});
+
+Deno.test("act() keeps the marker of a still-tagged host whose elements are unknown", async () => {
+  await using h = await startEngine(
+    seed().host({ name: "pc", tags: ["VAR Host Blocked"] }).build(),
+  );
+  const client = testClientAs();
+  const p = await planFor(h.api, HOSTS_ONLY, [client]);
+  assert.deepEqual(p.host.entries.map((e) => [e.operation, e.steps.length]), [["unblock", 0]]);
+  h.brain.setTags("host", "pc", ["vectra_host_block", "VAR Host Blocked"]);
+  h.brain.clearRequests();
+  const report = await act(p, h.api, [client]);
+  assert.deepEqual(report.records.map((r) => [r.outcome, r.client, r.message]), [
+    ["warning", "-", STILL_TAGGED],
+  ]);
+  assert.deepEqual(writes(h.brain), []);
+  assert.deepEqual(h.brain.tags("host", "pc"), ["vectra_host_block", "VAR Host Blocked"]);
+});
+
+Deno.test("act() still unblocks a tagged host of the no-block group and removes its tag", async () => {
+  const data = seed()
+    .host({
+      name: "pc",
+      tags: ["vectra_host_block", "VAR Host Blocked", "VAR ID:Test Client:host-1-10.0.0.1"],
+    })
+    .group({ name: "NoBlock", type: "host", members: ["pc"] })
+    .build();
+  await using h = await startEngine(data);
+  const client = testClientAs();
+  client.device.hold("host-1-10.0.0.1", { kind: "host", key: "host:1:10.0.0.1", ip: "10.0.0.1" });
+  const config = testConfig({
+    blockTypes: new Set(["host"]),
+    host: { noBlockGroup: "NoBlock", blockGroup: null },
+  });
+  const p = await planFor(h.api, config, [client]);
+  assert.deepEqual(p.host.entries.map((e) => [e.reasons, e.removeTag, e.keepIfTagged]), [
+    [["member of no-block group NoBlock"], "vectra_host_block", null],
+  ]);
+  const report = await act(p, h.api, [client], { clock: () => AT });
+  assert.deepEqual(report.records.map((r) => r.outcome), ["ok"]);
+  assert.deepEqual(h.brain.tags("host", "pc"), []);
+  assert.deepEqual([...client.device.enforced("host")], []);
+});
