@@ -1,0 +1,386 @@
+/**
+ * `deno task bench`: measures var's cycle against the fake brain at brain scale (issue 7).
+ *
+ * For each workload (S, M, L and the anchor of the original framework) it starts the fake
+ * brain with generated data and injected latency, writes a `var.env` and a secrets
+ * directory to a temporary folder, and runs `var plan`, `var run` (the first cycle, with
+ * every tag and note write) and `var run` again (nothing changes) as subprocesses under
+ * `deno run -P main.ts` — the binary's sandbox. Per cycle it prints the requests by
+ * endpoint from the fake's request log, the API minimum for the policy (`_minimum.ts`),
+ * the ratio, the wall time, the CPU time and the peak memory of the var process.
+ *
+ * ```sh
+ * deno task bench                               # S, M, L and the anchor
+ * deno task bench --size M                      # one size (fits a 10-minute shell)
+ * deno task bench --size L --steps plan --repeat 3
+ * deno task bench --size L --queries            # also list every query and its count
+ * deno task bench --size M --in-process --concurrency 16
+ * deno task bench --size M --api 3.4            # the Platform API (OAuth2, no bulk tagging)
+ * ```
+ *
+ * With `--repeat N` every workload runs N times on a fresh brain; wall and CPU times are
+ * the best of N (other processes on a shared machine only ever add time), memory the
+ * largest. `--in-process` runs the engine inside the benchmark (no memory figure; the
+ * unchanged cycle reuses the API client as `--loop` does) to try engine settings the CLI
+ * does not expose.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { type FakeBrain, startFakeBrain } from "../demo/brain.ts";
+import { secretFileName } from "../engine/secrets.ts";
+import { InProcessVar } from "./_in_process.ts";
+import { type BrainData, type Minimum, minimumReads, WRITES_PER_ACTION } from "./_minimum.ts";
+import { runMeasured } from "./_process.ts";
+import { makeTempDir } from "./_tempdir.ts";
+import {
+  type BenchApiVersion,
+  policyText,
+  type Workload,
+  workloadData,
+  WORKLOADS,
+} from "./_workload.ts";
+
+/** The cycles measured per workload. */
+type Step = "plan" | "run" | "unchanged";
+const STEPS: readonly Step[] = ["plan", "run", "unchanged"];
+
+/** How one cycle of var ran. */
+interface Run {
+  readonly code: number;
+  readonly wallMs: number;
+  /** Peak resident set of the var process in MiB; null in-process. */
+  readonly peakMiB: number | null;
+  /** CPU seconds of the var process; null in-process. */
+  readonly cpuS: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** One measured cycle. */
+interface StepResult {
+  readonly step: Step;
+  readonly runs: Run[];
+  readonly counts: Map<string, number>;
+  readonly queries: Map<string, number>;
+  readonly total: number;
+  readonly minimum: Minimum;
+  /** Entity actions that wrote a note (run cycles). */
+  readonly actions: number;
+  readonly minimumTotal: number;
+}
+
+/** Options of {@linkcode benchWorkload}. */
+interface BenchOptions {
+  readonly steps: readonly Step[];
+  /** Run the engine inside this process with this concurrency, instead of `var` subprocesses. */
+  readonly inProcess: { readonly concurrency: number } | null;
+  /** Print the list queries of each cycle. */
+  readonly queries: boolean;
+  /** Runs of the whole workload, each on a fresh brain. */
+  readonly repeat: number;
+  /** The API the fake brain speaks. */
+  readonly api: BenchApiVersion;
+}
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const TOKEN = "b".repeat(40);
+const CLIENT_ID = "var-bench";
+const CLIENT_SECRET = "c".repeat(32);
+
+/** The secrets of the benchmark brain, by secret key. */
+const SECRETS: Readonly<Record<string, string>> = {
+  Token: TOKEN,
+  Client_ID: CLIENT_ID,
+  Secret_Key: CLIENT_SECRET,
+};
+
+function fmt(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(2);
+}
+
+function brainData(brain: FakeBrain): BrainData {
+  const hostGroup = (name: string) => brain.group(name, "host").hostIds;
+  const accountGroup = (name: string) => brain.group(name, "account").values;
+  return {
+    hosts: brain.all("host"),
+    accounts: brain.all("account"),
+    detections: brain.all("detection"),
+    hostGroups: { noBlock: hostGroup("NoBlock"), block: hostGroup("Block") },
+    accountGroups: { noBlock: accountGroup("NoBlock"), block: accountGroup("Block") },
+  };
+}
+
+function varArgs(step: Step, config: string, secretsDir: string): string[] {
+  const command = step === "plan" ? "plan" : "run";
+  const args = ["run", "-P", `${ROOT}/main.ts`, command, "--config", config];
+  args.push("--secrets-dir", secretsDir, "--json", "--no-store-secrets");
+  if (step === "run") args.push("--confirm-blast-radius");
+  return args;
+}
+
+/** The list queries of the request log, without paging and `fields=`, with their counts. */
+function queryCounts(brain: FakeBrain): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of brain.requests) {
+    if (r.method !== "GET" || r.route.startsWith("/tagging")) continue;
+    const params = new URLSearchParams(r.query);
+    for (const name of ["fields", "page_size", "page"]) params.delete(name);
+    const shown = [...params].map(([k, v]) => {
+      if (k === "uid") return "uid=…";
+      if (k === "id" || k === "host_id") return `${k}=<ids>`;
+      return `${k}=${v}`;
+    });
+    const key = `${r.endpoint}?${shown.join("&")}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+async function measureStep(
+  step: Step,
+  brain: FakeBrain,
+  run: (step: Step) => Promise<Run>,
+  oauth: boolean,
+): Promise<StepResult> {
+  const minimum = minimumReads(brainData(brain), { oauth });
+  brain.clearRequests();
+  const process = await run(step);
+  const counts = brain.requestCounts();
+  let total = 0;
+  for (const n of counts.values()) total += n;
+  let actions = 0;
+  for (const [endpoint, n] of counts) {
+    if (/^POST \/\w+\/\{id\}\/notes$/.test(endpoint)) actions += n;
+  }
+  const minimumTotal = minimum.reads + WRITES_PER_ACTION * actions;
+  return {
+    step,
+    runs: [process],
+    counts,
+    queries: queryCounts(brain),
+    total,
+    minimum,
+    actions,
+    minimumTotal,
+  };
+}
+
+function describeWorkload(w: Workload): string {
+  const s = w.seed;
+  return `${fmt(s.hosts)} hosts / ${fmt(s.accounts ?? 0)} accounts / ${
+    fmt(s.detections ?? 0)
+  } detections, ${s.groupMembers ?? 0}-member groups, ${w.latencyMs} ms latency`;
+}
+
+function best(values: readonly (number | null)[], pick: (a: number, b: number) => number) {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length === 0 ? null : known.reduce((a, b) => pick(a, b));
+}
+
+function printStep(r: StepResult): void {
+  const ratio = r.minimumTotal === 0 ? "-" : (r.total / r.minimumTotal).toFixed(2);
+  const wall = best(r.runs.map((x) => x.wallMs), Math.min) ?? 0;
+  const cpu = best(r.runs.map((x) => x.cpuS), Math.min);
+  const peak = best(r.runs.map((x) => x.peakMiB), Math.max);
+  const codes = [...new Set(r.runs.map((x) => x.code))].join(",");
+  console.log(
+    `| ${r.step} | ${fmt(r.total)} | ${fmt(r.minimumTotal)} | ${ratio} | ${fmt(r.actions)} | ${
+      seconds(wall)
+    } | ${cpu === null ? "-" : cpu.toFixed(2)} | ${
+      peak === null ? "-" : peak.toFixed(0)
+    } | ${codes} |`,
+  );
+}
+
+function printEndpoints(results: readonly StepResult[]): void {
+  const endpoints = [...new Set(results.flatMap((r) => [...r.counts.keys()]))].sort();
+  console.log(`\n| endpoint | ${results.map((r) => r.step).join(" | ")} |`);
+  console.log(`|---|${results.map(() => "---:").join("|")}|`);
+  for (const e of endpoints) {
+    console.log(`| \`${e}\` | ${results.map((r) => fmt(r.counts.get(e) ?? 0)).join(" | ")} |`);
+  }
+}
+
+function printQueries(results: readonly StepResult[]): void {
+  const keys = [...new Set(results.flatMap((r) => [...r.queries.keys()]))].sort();
+  console.log(`\n| list query | ${results.map((r) => r.step).join(" | ")} |`);
+  console.log(`|---|${results.map(() => "---:").join("|")}|`);
+  for (const k of keys) {
+    console.log(`| \`${k}\` | ${results.map((r) => fmt(r.queries.get(k) ?? 0)).join(" | ")} |`);
+  }
+}
+
+function printMinimum(m: Minimum): void {
+  console.log(`\n| API minimum: what must be read | objects | requests |`);
+  console.log(`|---|---:|---:|`);
+  for (const line of m.lines) {
+    console.log(`| ${line.what} | ${fmt(line.objects)} | ${fmt(line.requests)} |`);
+  }
+  console.log(`| **reads** | | **${fmt(m.reads)}** |`);
+}
+
+/** One pass over the steps on a fresh brain. */
+async function onePass(w: Workload, options: BenchOptions): Promise<StepResult[]> {
+  const data = workloadData(w);
+  await using brain = await startFakeBrain({
+    apiVersion: options.api,
+    seed: data,
+    token: TOKEN,
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    latencyMs: w.latencyMs,
+    maxPageSize: 5000,
+  });
+  await using dir = await makeTempDir();
+  const text = policyText(brain.url, options.api);
+  await dir.write("var.env", text);
+  for (const [key, value] of Object.entries(SECRETS)) {
+    await dir.write(secretFileName(brain.url, key), value);
+  }
+  const config = `${dir.path}/var.env`;
+  await using engine = options.inProcess === null ? null : await InProcessVar.create({
+    configText: text,
+    secret: (_service, key) => Promise.resolve(SECRETS[key] ?? ""),
+    concurrency: options.inProcess.concurrency,
+  });
+  const run = async (step: Step): Promise<Run> => {
+    if (engine === null) {
+      return await runMeasured(Deno.execPath(), varArgs(step, config, dir.path), { cwd: ROOT });
+    }
+    const c = await engine.cycle(step === "plan");
+    return {
+      code: c.exitCode,
+      wallMs: c.wallMs,
+      peakMiB: null,
+      cpuS: null,
+      stdout: "",
+      stderr: "",
+    };
+  };
+  const results: StepResult[] = [];
+  for (const step of STEPS) {
+    if (!options.steps.includes(step)) continue;
+    // In-process cycles share one API client, which keeps its token.
+    const oauth = options.api !== "2.5" && (engine === null || step === "plan");
+    const r = await measureStep(step, brain, run, oauth);
+    results.push(r);
+    const p = r.runs[0]!;
+    if (p.code !== 0 && p.code !== 2) {
+      console.log(`\nvar ${step} exited ${p.code}; its stderr:\n${p.stderr.slice(-4000)}`);
+      console.log(`its stdout (end):\n${p.stdout.slice(-4000)}`);
+    }
+  }
+  return results;
+}
+
+async function benchWorkload(w: Workload, options: BenchOptions): Promise<StepResult[]> {
+  console.log(`\n## ${w.name}: ${describeWorkload(w)}, API v${options.api}\n`);
+  let t = performance.now();
+  workloadData(w);
+  console.log(`seed generated in ${seconds(performance.now() - t)} s`);
+  if (options.inProcess !== null) {
+    console.log(`in-process engine, concurrency ${options.inProcess.concurrency}`);
+  }
+  t = performance.now();
+  const passes: StepResult[][] = [];
+  for (let i = 0; i < options.repeat; i++) passes.push(await onePass(w, options));
+  const results = passes[0]!;
+  for (const pass of passes.slice(1)) {
+    pass.forEach((r, i) => {
+      const first = results[i]!;
+      first.runs.push(...r.runs);
+      if (r.total !== first.total) {
+        console.log(
+          `note: ${r.step} made ${r.total} requests in a later pass, ${first.total} first`,
+        );
+      }
+    });
+  }
+  console.log(
+    `${options.repeat} pass(es) in ${seconds(performance.now() - t)} s; load ${loadAverage()}`,
+  );
+  console.log(
+    `\n| cycle | requests | API minimum | ratio | entity actions | wall s | CPU s | peak MiB | exit |`,
+  );
+  console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
+  for (const r of results) printStep(r);
+  printEndpoints(results);
+  if (options.queries) printQueries(results);
+  const first = results[0];
+  if (first) printMinimum(first.minimum);
+  return results;
+}
+
+function loadAverage(): string {
+  try {
+    return Deno.loadavg().map((n) => n.toFixed(2)).join(" ");
+  } catch {
+    return "unknown";
+  }
+}
+
+async function startupMs(): Promise<number> {
+  const r = await runMeasured(Deno.execPath(), ["run", "-P", `${ROOT}/main.ts`, "version"], {
+    cwd: ROOT,
+  });
+  return r.wallMs;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      size: { type: "string", multiple: true },
+      steps: { type: "string" },
+      latency: { type: "string" },
+      "in-process": { type: "boolean" },
+      concurrency: { type: "string" },
+      queries: { type: "boolean" },
+      repeat: { type: "string" },
+      api: { type: "string" },
+    },
+  });
+  const api = (values.api ?? "2.5") as BenchApiVersion;
+  if (api !== "2.5" && api !== "3.4") {
+    throw new RangeError(`Cannot benchmark API "${values.api}": use 2.5 or 3.4`);
+  }
+  const sizes = (values.size ?? ["S", "M", "L", "anchor"]).flatMap((s) => s.split(","));
+  const steps = (values.steps ?? STEPS.join(",")).split(",") as Step[];
+  const repeat = Number(values.repeat ?? 1);
+  for (const size of sizes) {
+    if (!WORKLOADS[size]) throw new RangeError(`Cannot run size "${size}": use S, M, L or anchor`);
+  }
+  for (const step of steps) {
+    if (!STEPS.includes(step)) {
+      throw new RangeError(`Cannot run step "${step}": use plan, run or unchanged`);
+    }
+  }
+  if (!Number.isInteger(repeat) || repeat < 1) {
+    throw new RangeError(`Cannot repeat "${values.repeat}" times: use a whole number from 1`);
+  }
+  console.log(`# var cycle benchmark`);
+  console.log(
+    `\n${Deno.build.target}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, load ${loadAverage()}`,
+  );
+  await startupMs(); // warm the module cache
+  console.log(`var startup (\`var version\` under deno run -P): ${seconds(await startupMs())} s`);
+  for (const size of sizes) {
+    const base = WORKLOADS[size]!;
+    const w = values.latency === undefined ? base : { ...base, latencyMs: Number(values.latency) };
+    await benchWorkload(w, {
+      steps,
+      inProcess: values["in-process"] ? { concurrency: Number(values.concurrency ?? 4) } : null,
+      queries: values.queries ?? false,
+      repeat,
+      api,
+    });
+  }
+}
+
+if (import.meta.main) await main();
