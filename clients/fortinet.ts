@@ -20,6 +20,7 @@
  */
 
 import { z } from "zod";
+import { alignedValues, parseBool, splitList } from "./_config.ts";
 import { HttpEndpoint, HttpError } from "../engine/http.ts";
 import type { HttpResponse } from "../engine/http_types.ts";
 import { type IpEntry, parseIpOrNetwork } from "../engine/ip.ts";
@@ -161,19 +162,6 @@ export const FORTINET_KEYS: readonly ConfigKey[] = [
   },
 ];
 
-/** Splits a comma-separated list, trimming each value. */
-function splitList(text: string): string[] {
-  return text.split(",").map((value) => value.trim());
-}
-
-/** Parses a boolean as written in var.env. */
-function parseBool(text: string): boolean | null {
-  const value = text.trim().toLowerCase();
-  if (["true", "yes", "1", "on"].includes(value)) return true;
-  if (["false", "no", "0", "off"].includes(value)) return false;
-  return null;
-}
-
 /** Splits a `FORTINET_IP` entry into scheme and host; returns a reason when it cannot be used. */
 function parseHostEntry(
   entry: string,
@@ -223,13 +211,14 @@ export const FortinetConfigSchema: z.ZodType<FortinetConfig> = RawFortinetConfig
       hosts.push(parsed);
     }
     const aligned = (key: FortinetKey): string[] | null => {
-      const values = splitList(raw[key]);
-      if (values.length === 1) return ips.map(() => values[0] ?? "");
-      if (values.length === ips.length) return values;
-      fail(
+      const values = alignedValues(raw[key], ips.length, {
         key,
-        `${key} has ${values.length} values but FORTINET_IP has ${ips.length}; give one value for all firewalls or one per IP`,
-      );
+        listKey: "FORTINET_IP",
+        devices: "firewalls",
+        device: "IP",
+      });
+      if (typeof values !== "string") return values;
+      fail(key, values);
       return null;
     };
     const ports = aligned("FORTINET_PORT");

@@ -27,6 +27,7 @@
 import { getLogger } from "@logtape/logtape";
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
 import { z } from "zod";
+import { alignedValues, parseBool, splitList } from "./_config.ts";
 import { HttpEndpoint, HttpError } from "../engine/http.ts";
 import { type IpEntry, parseIpOrNetwork } from "../engine/ip.ts";
 import type { Detection, Host, StaticIps } from "../engine/model.ts";
@@ -150,19 +151,6 @@ export const PAN_KEYS: readonly ConfigKey[] = [
   },
 ];
 
-/** Splits a comma-separated list, trimming each value. */
-function splitList(text: string): string[] {
-  return text.split(",").map((value) => value.trim());
-}
-
-/** Parses a boolean as written in var.env. */
-function parseBool(text: string): boolean | null {
-  const value = text.trim().toLowerCase();
-  if (["true", "yes", "1", "on"].includes(value)) return true;
-  if (["false", "no", "0", "off"].includes(value)) return false;
-  return null;
-}
-
 /** Turns a `PAN_URLS` entry into a base URL, or says why it cannot be used. */
 function parseUrlEntry(entry: string): { baseUrl: string } | { error: string } {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(entry) ? entry : `https://${entry}`;
@@ -216,13 +204,14 @@ export const PanConfigSchema: z.ZodType<PanConfig> = RawPanConfig.transform(
       urls.push(parsed.baseUrl);
     }
     const aligned = (key: PanKey): string[] | null => {
-      const values = splitList(raw[key]);
-      if (values.length === 1) return entries.map(() => values[0] ?? "");
-      if (values.length === entries.length) return values;
-      fail(
+      const values = alignedValues(raw[key], entries.length, {
         key,
-        `${key} has ${values.length} values but PAN_URLS has ${entries.length}; give one value for all URLs or one per URL`,
-      );
+        listKey: "PAN_URLS",
+        devices: "URLs",
+        device: "URL",
+      });
+      if (typeof values !== "string") return values;
+      fail(key, values);
       return null;
     };
     const vsyses = aligned("PAN_VSYS");
