@@ -17,6 +17,7 @@
  * @module
  */
 
+import { serveRestartable } from "./_serve.ts";
 /** An address object as FortiOS stores it (only the fields var uses, plus any others sent). */
 export interface FortiAddress {
   name: string;
@@ -627,34 +628,14 @@ export interface StartFakeFortiGateOptions extends FakeFortiGateOptions {
 /** Starts a fake FortiGate on 127.0.0.1, port 0. */
 export function startFakeFortiGate(options: StartFakeFortiGateOptions): FakeFortiGateServer {
   const fake = new FakeFortiGate(options);
-  const serve = (port: number) =>
-    Deno.serve({
-      hostname: "127.0.0.1",
-      port,
-      onListen() {},
-      ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
-    }, (request) => fake.handle(request));
-  let server: Deno.HttpServer<Deno.NetAddr> | null = serve(0);
-  const port = server.addr.port;
-  const scheme = options.tls ? "https" : "http";
-  const host = options.tls ? "localhost" : "127.0.0.1";
+  const server = serveRestartable((request) => fake.handle(request), options.tls);
   return {
     fake,
-    url: `${scheme}://${host}:${port}`,
-    entry: options.tls ? host : `http://${host}`,
-    port,
-    async down() {
-      const running = server;
-      server = null;
-      await running?.shutdown();
-    },
-    up() {
-      if (server === null) server = serve(port);
-    },
-    async close() {
-      const running = server;
-      server = null;
-      await running?.shutdown();
-    },
+    url: server.url,
+    entry: options.tls ? "localhost" : "http://127.0.0.1",
+    port: server.port,
+    down: server.down,
+    up: server.up,
+    close: server.close,
   };
 }

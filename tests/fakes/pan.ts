@@ -24,6 +24,7 @@
  */
 
 import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser";
+import { serveRestartable } from "./_serve.ts";
 
 /** One request as the fake received it. */
 export interface PanRecordedRequest {
@@ -490,32 +491,6 @@ export interface StartFakePanOptions extends FakePanOptions {
 /** Starts a fake PAN-OS device on 127.0.0.1, port 0. */
 export function startFakePan(options: StartFakePanOptions): FakePanServer {
   const fake = new FakePan(options);
-  const serve = (port: number) =>
-    Deno.serve({
-      hostname: "127.0.0.1",
-      port,
-      onListen() {},
-      ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
-    }, (request) => fake.handle(request));
-  let server: Deno.HttpServer<Deno.NetAddr> | null = serve(0);
-  const port = server.addr.port;
-  const url = options.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`;
-  return {
-    fake,
-    url,
-    port,
-    async down() {
-      const running = server;
-      server = null;
-      await running?.shutdown();
-    },
-    up() {
-      if (server === null) server = serve(port);
-    },
-    async close() {
-      const running = server;
-      server = null;
-      await running?.shutdown();
-    },
-  };
+  const server = serveRestartable((request) => fake.handle(request), options.tls);
+  return { fake, ...server };
 }
