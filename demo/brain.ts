@@ -191,7 +191,11 @@ export interface FaultOptions {
    * @default {every path}
    */
   path?: string | RegExp;
-  /** Query parameters that must all be present with these values. @default {none} */
+  /**
+   * Query parameters that must all be present with these values. `tags` is an any-of
+   * list, so a fault on `tags` applies to every request whose comma-separated `tags`
+   * include each of the fault's tags (`{tags: "x"}` matches `tags=x,y`). @default {none}
+   */
   query?: Record<string, string>;
   /** How many matching requests it applies to; `Infinity` keeps it. @default {1} */
   times?: number;
@@ -242,6 +246,14 @@ function randomToken(length: number): string {
 function randomHex(length: number): string {
   const bytes = crypto.getRandomValues(new Uint8Array(Math.ceil(length / 2)));
   return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("").slice(0, length);
+}
+
+/** Whether a request's query value satisfies a fault's (see {@linkcode FaultOptions.query}). */
+function queryMatches(key: string, actual: string | null, wanted: string | undefined): boolean {
+  if (actual === null || wanted === undefined) return actual === wanted;
+  if (key !== "tags") return actual === wanted;
+  const asked = new Set(actual.split(","));
+  return wanted.split(",").every((tag) => asked.has(tag));
 }
 
 function endpointTemplate(method: string, route: string): string {
@@ -692,7 +704,9 @@ export class FakeBrain {
       }
       if (options.query !== undefined) {
         const q = options.query;
-        if (!Object.keys(q).every((k) => url.searchParams.get(k) === q[k])) continue;
+        if (!Object.keys(q).every((k) => queryMatches(k, url.searchParams.get(k), q[k]))) {
+          continue;
+        }
       }
       active.hits++;
       active.remaining--;
@@ -881,6 +895,9 @@ export class FakeBrain {
     const kind = KIND_PATHS[first];
     const params = url.searchParams;
 
+    if (first === "tagging" && parts.length === 2 && second !== undefined) {
+      return await this.#bulkTagging(req, method, second, extra.tagFailure);
+    }
     if (first === "tagging" && parts.length === 3 && second !== undefined && third !== undefined) {
       return await this.#tagging(req, method, second, third, extra.tagFailure);
     }
@@ -1017,6 +1034,78 @@ export class FakeBrain {
       previous: page > 1 ? link(page - 1) : null,
       results,
     });
+  }
+
+  /**
+   * v2 only (404 on v3): `POST /tagging/<kind>` adds one tag to many objects, `DELETE`
+   * removes it; body `{"objectIds": [int, ...], "tag": string}`. The answer's shape and the
+   * handling of unknown ids are inferred: an unknown id fails the whole request (400,
+   * `status: failure`, nothing changed); success is `{"status": "success", ...}`.
+   */
+  async #bulkTagging(
+    req: Request,
+    method: string,
+    kindName: string,
+    failure: Extract<FakeFault, { kind: "tagFailure" }> | null,
+  ): Promise<Response> {
+    if (this.apiVersion !== "2.5") return notFound();
+    if (kindName !== "host" && kindName !== "account" && kindName !== "detection") {
+      return notFound();
+    }
+    if (method !== "POST" && method !== "DELETE") {
+      return json({ detail: `Method "${method}" not allowed.` }, 405);
+    }
+    let body: unknown;
+    try {
+      body = await req.json();
+    } catch {
+      return json({ status: "failure", message: "Request body is not valid JSON" }, 400);
+    }
+    const { objectIds, tag } = (typeof body === "object" && body !== null ? body : {}) as {
+      objectIds?: unknown;
+      tag?: unknown;
+    };
+    if (
+      !Array.isArray(objectIds) || objectIds.length === 0 ||
+      !objectIds.every((id) => Number.isSafeInteger(id) && id > 0) ||
+      typeof tag !== "string" || tag.trim() === ""
+    ) {
+      return json({
+        status: "failure",
+        message: 'Body must be {"objectIds": [positive int, ...], "tag": non-empty string}',
+      }, 400);
+    }
+    const records = this.#store.records(kindName);
+    const ids = [...new Set(objectIds as number[])];
+    const unknown = ids.filter((id) => !records.has(id));
+    if (unknown.length > 0) {
+      return json({
+        status: "failure",
+        message: `Unknown ${kindName} ids: ${unknown.join(", ")}`,
+        invalid_ids: unknown,
+      }, 400);
+    }
+    if (failure !== null) {
+      return json({
+        status: "failure",
+        message: failure.message ?? "Invalid tags",
+        invalid_tags: failure.invalidTags ?? [tag],
+      }, failure.status ?? 200);
+    }
+    let changed = 0;
+    for (const id of ids) {
+      const rec = records.get(id);
+      if (rec === undefined) continue;
+      const has = rec.tags.includes(tag);
+      if (method === "POST" && !has) {
+        this.#store.setTags(kindName, id, [...rec.tags, tag]);
+        changed++;
+      } else if (method === "DELETE" && has) {
+        this.#store.setTags(kindName, id, rec.tags.filter((t) => t !== tag));
+        changed++;
+      }
+    }
+    return json({ status: "success", message: `${changed} objects changed`, changed });
   }
 
   async #tagging(

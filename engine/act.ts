@@ -1,7 +1,8 @@
 /**
  * The act step (engine.md §5, issue 6): carries out a plan's entries, one (entity, client)
  * pair at a time per client, with bounded concurrency over entities. Before a client is
- * called the intent is recorded on the entity (`VAR Pending:<client>:<op>`); after it
+ * called the intent is recorded on the entity (`VAR Pending:<client>:<op>`; with
+ * `bulkIntents` on v2.5, for a wave of up to 100 entities in one bulk request); after it
  * confirms, the `VAR ID` tags are written and the intent removed in one write, then one
  * note per entity action. A failing client affects only its own pair.
  *
@@ -16,7 +17,7 @@ import type { ClientStep, Plan, PlanEntry } from "./plan.ts";
 import type { ActionOperation, ActionOutcome, ActionRecord, Category } from "./report.ts";
 import type { VectraApi } from "./vectra/api.ts";
 import { applyTagChange, buildNote } from "./state.ts";
-import type { PendingOperation } from "./state_tags.ts";
+import { type PendingOperation, pendingTag } from "./state_tags.ts";
 
 /** Options for {@linkcode act}. */
 export interface ActOptions {
@@ -38,6 +39,16 @@ export interface ActOptions {
    * @default {() => null}
    */
   readonly guard?: (entry: PlanEntry) => string | null;
+  /**
+   * Record the intents of each wave of entities with one bulk tag request per (kind,
+   * client, operation) where the API has one (v2.5 `addTagToMany`), before any client of
+   * the wave is called, instead of one tag read and write per entity. Off by default:
+   * the crash-consistency kill test (tests/e2e/kill_test.ts) locates the intent write by
+   * the first per-entity tag `PATCH`, so turning it on needs that test's kill points
+   * updated for the bulk `POST` first.
+   * @default {false}
+   */
+  readonly bulkIntents?: boolean;
 }
 
 /** What the act step did. */
@@ -85,7 +96,13 @@ export async function act(
   clients: readonly ResponseClient[],
   options: ActOptions = {},
 ): Promise<ActReport> {
-  const { concurrency = 4, signal, clock = () => new Date(), guard = () => null } = options;
+  const {
+    concurrency = 4,
+    signal,
+    clock = () => new Date(),
+    guard = () => null,
+    bulkIntents = false,
+  } = options;
   const limit = pLimit(Math.max(1, concurrency));
   const records: ActionRecord[] = [];
   const messages: { category: Category; text: string }[] = [];
@@ -98,23 +115,108 @@ export async function act(
       groups.set(key, list);
     }
   }
-  const context: EntryContext = { api, clients, clock, brain: plan.brain, records, messages };
-  await Promise.all(
-    [...groups.values()].map((entries) =>
-      limit(async () => {
-        for (const entry of entries) {
-          const refusal = entry.held ?? guard(entry) ??
-            (signal?.aborted ? "not started: shutting down" : null);
-          if (refusal !== null) {
-            for (const r of plannedRecords(plan.brain, entry, refusal)) emit(records, r);
-            continue;
-          }
-          await actOnEntry(entry, context);
-        }
-      })
-    ),
-  );
+  const preRecorded = new Set<string>();
+  const context: EntryContext = {
+    api,
+    clients,
+    clock,
+    brain: plan.brain,
+    records,
+    messages,
+    preRecorded,
+  };
+  const all = [...groups.values()];
+  // Without bulk intents every entity is one wave: the original bounded-concurrency run.
+  const bulk = bulkIntents && api.addTagToMany !== undefined;
+  const size = bulk ? WAVE : Math.max(1, all.length);
+  for (let i = 0; i < all.length; i += size) {
+    const wave = all.slice(i, i + size);
+    if (bulk) {
+      await recordIntents(
+        wave,
+        api,
+        (entry) => entry.held ?? guard(entry) ?? (signal?.aborted ? "shutting down" : null),
+        preRecorded,
+      );
+    }
+    await actOnWave(wave);
+  }
   return { records, messages };
+
+  async function actOnWave(wave: PlanEntry[][]): Promise<void> {
+    await Promise.all(
+      wave.map((entries) =>
+        limit(async () => {
+          for (const entry of entries) {
+            const refusal = entry.held ?? guard(entry) ??
+              (signal?.aborted ? "not started: shutting down" : null);
+            if (refusal !== null) {
+              for (const r of plannedRecords(plan.brain, entry, refusal)) emit(records, r);
+              continue;
+            }
+            await actOnEntry(entry, context);
+          }
+        })
+      ),
+    );
+  }
+}
+
+/** Entities per wave: their intents are recorded together, then they are acted on. */
+const WAVE = 100;
+
+function intentKey(kind: Kind, id: number, client: string, op: PendingOperation): string {
+  return `${kind}:${id}:${client}:${op}`;
+}
+
+/**
+ * Records the intents of a wave with one bulk tag request per (kind, client, operation)
+ * where the API has one (v2.5), before any client of the wave is called. Entities with
+ * several entries, entries that will not be carried out, and unblocks whose first tag read
+ * re-checks the block tag (`keepIfTagged`) keep the per-entity path. A failed bulk request
+ * only means its entities fall back to that path (a warning is logged).
+ */
+async function recordIntents(
+  wave: PlanEntry[][],
+  api: VectraApi,
+  refusal: (entry: PlanEntry) => string | null,
+  preRecorded: Set<string>,
+): Promise<void> {
+  const addTagToMany = api.addTagToMany;
+  if (addTagToMany === undefined) return;
+  const batches = new Map<string, { kind: Kind; tag: string; ids: number[]; keys: string[] }>();
+  for (const entries of wave) {
+    const entry = entries[0];
+    // An unblock that re-checks the block tag on fresh tags keeps its per-entity read.
+    if (
+      entries.length !== 1 || entry === undefined || refusal(entry) !== null ||
+      entry.keepIfTagged !== null
+    ) continue;
+    for (const step of entry.steps) {
+      const op = intentOf(step);
+      if (op === null) continue;
+      const tag = pendingTag(step.tagName, op);
+      const batchKey = `${entry.kind}\u0000${tag}`;
+      const batch = batches.get(batchKey) ?? { kind: entry.kind, tag, ids: [], keys: [] };
+      batch.ids.push(entry.entity.id);
+      batch.keys.push(intentKey(entry.kind, entry.entity.id, step.tagName, op));
+      batches.set(batchKey, batch);
+    }
+  }
+  await Promise.all([...batches.values()].map(async (batch) => {
+    try {
+      await addTagToMany(batch.kind, batch.ids, batch.tag);
+      for (const key of batch.keys) preRecorded.add(key);
+    } catch (error) {
+      logger.warn(
+        "Cannot record {count} intents in one request, recording them one by one: {error}",
+        {
+          count: batch.ids.length,
+          error: errorText(error),
+        },
+      );
+    }
+  }));
 }
 
 /** What carrying out one entry needs. */
@@ -125,6 +227,8 @@ interface EntryContext {
   readonly brain: string;
   readonly records: ActionRecord[];
   readonly messages: { category: Category; text: string }[];
+  /** Intents already recorded by a bulk request (`kind:id:client:op`). */
+  readonly preRecorded: ReadonlySet<string>;
 }
 
 function emit(records: ActionRecord[], record: ActionRecord): void {
@@ -398,10 +502,14 @@ async function actOnEntry(entry: PlanEntry, context: EntryContext): Promise<void
     return;
   }
 
-  const intents = entry.steps.flatMap((s) => {
+  const allIntents = entry.steps.flatMap((s) => {
     const op = intentOf(s);
     return op ? [{ client: s.tagName, operation: op }] : [];
   });
+  // Intents a bulk request already recorded on Vectra are not written again.
+  const intents = allIntents.filter((i) =>
+    !context.preRecorded.has(intentKey(kind, entity.id, i.client, i.operation))
+  );
   if (intents.length > 0) {
     try {
       const fresh = await api.getTags(kind, entity.id);
@@ -444,7 +552,7 @@ async function actOnEntry(entry: PlanEntry, context: EntryContext): Promise<void
   try {
     const fresh = await api.getTags(kind, entity.id);
     // Without an intent no client was called: this read is still before the first write.
-    if (intents.length === 0 && stillTagged(entry, fresh)) {
+    if (allIntents.length === 0 && stillTagged(entry, fresh)) {
       keepStillTagged(entry, context);
       return;
     }

@@ -43,7 +43,7 @@ export interface CycleOptions {
   readonly signal?: AbortSignal;
   /**
    * Entities acted on at once per brain, and API calls at once per brain.
-   * @default {4}
+   * @default {8}
    */
   readonly concurrency?: number;
   /**
@@ -108,7 +108,7 @@ export async function runCycle(
   clients: readonly ResponseClient[],
   options: CycleOptions,
 ): Promise<CycleResult> {
-  const { concurrency = 4, brainConcurrency = 4, clock = () => new Date(), now } = options;
+  const { concurrency = 8, brainConcurrency = 4, clock = () => new Date(), now } = options;
   const started = clock();
   const acted = !options.dryRun && options.insideWindow;
   const unblocksAllowed = !options.dryRun &&

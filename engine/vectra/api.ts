@@ -18,6 +18,8 @@ export type ApiVersion = "2.5" | "3.3" | "3.4";
 export interface ScoreQuery {
   /** Entities carrying this exact tag. */
   tag?: string;
+  /** Entities carrying any of these exact tags (one `tags=` any-of query). */
+  anyTags?: readonly string[];
   /** `threat_gte`. */
   threatGte?: number;
   /** `certainty_gte`. */
@@ -28,6 +30,8 @@ export interface ScoreQuery {
 export interface DetectionQuery {
   /** Detections carrying this exact tag. */
   tag?: string;
+  /** Detections carrying any of these exact tags (one `tags=` any-of query). */
+  anyTags?: readonly string[];
   /** `detection_type` display name, e.g. `Hidden DNS Tunnel`. */
   detectionType?: string;
   /** `state`, e.g. `active`. */
@@ -75,6 +79,13 @@ export interface VectraApi {
   getTags(kind: Kind, id: number): Promise<string[]>;
   /** Replaces the entity's tags; a `status: failure` body is an error. Returns the new list. */
   setTags(kind: Kind, id: number, tags: readonly string[]): Promise<string[]>;
+  /**
+   * v2.5 only (else undefined): adds one tag to many entities in one request
+   * (`POST /tagging/<kind>`); a server-side add, so no other tag is touched.
+   */
+  readonly addTagToMany?:
+    | ((kind: Kind, ids: readonly number[], tag: string) => Promise<void>)
+    | undefined;
   /** Adds a note to the entity (never retried blindly). */
   addNote(kind: Kind, id: number, note: string): Promise<void>;
 

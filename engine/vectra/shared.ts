@@ -273,7 +273,7 @@ export class SharedVectraApi implements VectraApi {
   /** Detections matching the query (all pages), every filter re-checked exactly. */
   async listDetections(query: DetectionQuery): Promise<Detection[]> {
     const base: Query = {
-      tags: query.tag,
+      tags: query.anyTags ? query.anyTags.join(",") : query.tag,
       detection_type: query.detectionType,
       state: query.state,
       is_triaged: query.isTriaged,
@@ -298,6 +298,7 @@ export class SharedVectraApi implements VectraApi {
     const type = query.detectionType?.toLowerCase();
     return detections.filter((detection) =>
       (query.tag === undefined || detection.tags.includes(query.tag)) &&
+      (query.anyTags === undefined || query.anyTags.some((t) => detection.tags.includes(t))) &&
       (type === undefined || detection.detectionType.toLowerCase() === type) &&
       (query.state === undefined || detection.state === query.state) &&
       (query.isTriaged === undefined || detection.isTriaged === query.isTriaged) &&
@@ -350,6 +351,35 @@ export class SharedVectraApi implements VectraApi {
     const what = `write the tags of ${kind} ${id}`;
     const response = await this.request("PATCH", path, { json: { tags: [...tags] } }, what);
     return this.#tagsOf(response, "PATCH", path, what);
+  }
+
+  /**
+   * v2.5: adds one tag to many entities (`POST /tagging/<kind>`); see VectraApi. The body
+   * shape is inferred: any 2xx is success unless the body says `status: failure` (or a
+   * `_meta.level` of `error`). Retried: adding a tag twice changes nothing.
+   */
+  get addTagToMany(): VectraApi["addTagToMany"] {
+    if (this.version !== "2.5") return undefined;
+    return async (kind: Kind, ids: readonly number[], tag: string) => {
+      const path = `/tagging/${kind}`;
+      const what = `add a tag to ${ids.length} ${kind}s`;
+      const response = await this.request(
+        "POST",
+        path,
+        { json: { objectIds: [...ids], tag }, retry: true },
+        what,
+      );
+      const failure = bulkFailure(response.text);
+      if (failure !== null) {
+        throw new VectraError(
+          this.brain,
+          `Cannot ${what} on brain ${this.brain}: POST ${this.#basePath}${
+            this.#path(path)
+          } answered ${response.status} with a failure${failure ? `: "${failure}"` : ""}`,
+          { status: response.status },
+        );
+      }
+    };
   }
 
   /** Adds a note; not retried on failure (a retry could duplicate it), except after a 401. */
@@ -622,7 +652,7 @@ export class SharedVectraApi implements VectraApi {
 
   #scoreQuery(query: ScoreQuery, fields: keyof Flavor["fields"]): Query {
     return {
-      tags: query.tag,
+      tags: query.anyTags ? query.anyTags.join(",") : query.tag,
       threat_gte: query.threatGte,
       certainty_gte: query.certaintyGte,
       ...this.#fieldsQuery(fields),
@@ -730,6 +760,7 @@ function matchesScore(
   query: ScoreQuery,
 ): boolean {
   return (query.tag === undefined || entity.tags.includes(query.tag)) &&
+    (query.anyTags === undefined || query.anyTags.some((t) => entity.tags.includes(t))) &&
     (query.threatGte === undefined || entity.threat >= query.threatGte) &&
     (query.certaintyGte === undefined || entity.certainty >= query.certaintyGte);
 }
@@ -746,4 +777,28 @@ function dedupeById<T extends { id: number }>(items: readonly T[]): T[] {
   const byId = new Map<number, T>();
   for (const item of items) byId.set(item.id, item);
   return [...byId.values()];
+}
+
+/**
+ * The message of a bulk tagging body that reports a failure (`status: failure`, or a
+ * `_meta.level` of `error`), `""` when it has none, or null when the body is not a failure.
+ */
+function bulkFailure(text: string): string | null {
+  if (text.trim() === "") return null;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof body !== "object" || body === null) return null;
+  const record = body as Record<string, unknown>;
+  const meta = typeof record._meta === "object" && record._meta !== null
+    ? record._meta as Record<string, unknown>
+    : {};
+  const failed = String(record.status ?? "").toLowerCase() === "failure" ||
+    String(meta.level ?? "").toLowerCase() === "error";
+  if (!failed) return null;
+  const message = record.message ?? meta.message;
+  return typeof message === "string" ? message : "";
 }

@@ -556,6 +556,108 @@ Deno.test("FakeBrain tagFailure answers status failure and leaves the tags alone
   assert.equal(ok.body.status, "success");
 });
 
+Deno.test("POST and DELETE /tagging/{kind} add and remove one tag on many objects on v2.5", async () => {
+  await using brain = await start({ apiVersion: "2.5" });
+  const tag = "VAR Pending:Test Client:block";
+  const added = await api(brain, "/tagging/host", {
+    method: "POST",
+    body: JSON.stringify({ objectIds: [1, 4, 4], tag }),
+  });
+  assert.equal(added.status, 200);
+  assert.equal(added.body.status, "success");
+  assert.deepEqual(brain.tags("host", 1), ["vectra_host_block", tag]);
+  assert.deepEqual(brain.tags("host", 4), ["front-desk", tag]);
+  assert.deepEqual(brain.tags("host", 2), ["vectra_host_unblock"]);
+  // Adding it again changes nothing; other tags are never touched.
+  await api(brain, "/tagging/host", {
+    method: "POST",
+    body: JSON.stringify({ objectIds: [1], tag }),
+  });
+  assert.deepEqual(brain.tags("host", 1), ["vectra_host_block", tag]);
+  const detections = await api(brain, "/tagging/detection", {
+    method: "POST",
+    body: JSON.stringify({ objectIds: [5001, 5002], tag: "x" }),
+  });
+  assert.equal(detections.status, 200);
+  assert.deepEqual(brain.tags("detection", 5001), ["block", "x"]);
+  assert.deepEqual(brain.tags("detection", 5002), ["x"]);
+  const removed = await api(brain, "/tagging/host", {
+    method: "DELETE",
+    body: JSON.stringify({ objectIds: [1, 4], tag }),
+  });
+  assert.equal(removed.body.status, "success");
+  assert.deepEqual(brain.tags("host", 1), ["vectra_host_block"]);
+  assert.deepEqual(brain.tags("host", 4), ["front-desk"]);
+  assert.deepEqual(
+    brain.requests.filter((r) => r.route.startsWith("/tagging/")).map((r) =>
+      `${r.endpoint} ${r.status}`
+    ),
+    [
+      "POST /tagging/host 200",
+      "POST /tagging/host 200",
+      "POST /tagging/detection 200",
+      "DELETE /tagging/host 200",
+    ],
+  );
+});
+
+Deno.test("POST /tagging/{kind} validates objectIds and the tag and changes nothing on error", async () => {
+  await using brain = await start({ apiVersion: "2.5" });
+  const post = (body: unknown, path = "/tagging/host") =>
+    api(brain, path, { method: "POST", body: JSON.stringify(body) });
+  const unknown = await post({ objectIds: [1, 999], tag: "x" });
+  assert.equal(unknown.status, 400);
+  assert.equal(unknown.body.status, "failure");
+  assert.match(unknown.body.message, /999/);
+  assert.deepEqual(brain.tags("host", 1), ["vectra_host_block"], "no partial write");
+  for (
+    const body of [
+      { objectIds: [], tag: "x" },
+      { objectIds: ["1"], tag: "x" },
+      { objectIds: [1.5], tag: "x" },
+      { objectIds: [0], tag: "x" },
+      { objectIds: [1], tag: "" },
+      { objectIds: [1] },
+      { ids: [1], tag: "x" },
+    ]
+  ) {
+    const reply = await post(body);
+    assert.equal(reply.status, 400, JSON.stringify(body));
+    assert.equal(reply.body.status, "failure");
+  }
+  assert.equal((await post({ objectIds: [1], tag: "x" }, "/tagging/group")).status, 404);
+  const notJson = await api(brain, "/tagging/host", { method: "POST", body: "{" });
+  assert.equal(notJson.status, 400);
+  brain.fault({ kind: "tagFailure", message: "Tag rejected" }, { method: "POST" });
+  const failed = await post({ objectIds: [1], tag: "x" });
+  assert.equal(failed.status, 200);
+  assert.deepEqual(failed.body, {
+    status: "failure",
+    message: "Tag rejected",
+    invalid_tags: ["x"],
+  });
+  assert.deepEqual(brain.tags("host", 1), ["vectra_host_block"]);
+});
+
+Deno.test("POST /tagging/{kind} does not exist on v3.4", async () => {
+  await using brain = await start({ apiVersion: "3.4" });
+  const reply = await api(brain, "/tagging/host", {
+    method: "POST",
+    body: JSON.stringify({ objectIds: [1], tag: "x" }),
+  });
+  assert.equal(reply.status, 404);
+  assert.deepEqual(brain.tags("host", 1), ["vectra_host_block"]);
+});
+
+Deno.test("FakeBrain fault query on tags matches any-of tag lists that include it", async () => {
+  await using brain = await start({ apiVersion: "2.5" });
+  brain.failNext(503, { path: "/hosts", query: { tags: "front-desk" }, times: Infinity });
+  assert.equal((await api(brain, "/hosts?tags=vectra_host_block")).status, 200);
+  assert.equal((await api(brain, "/hosts?tags=vectra_host_block,front-desk")).status, 503);
+  assert.equal((await api(brain, "/hosts?tags=front-desk")).status, 503);
+  assert.equal((await api(brain, "/hosts?tags=front-desk-2")).status, 200);
+});
+
 Deno.test("POST /{kind}/{id}/notes appends notes and the object shows the latest", async () => {
   let now = Date.UTC(2026, 10, 28, 9, 0, 0);
   await using brain = await start({ apiVersion: "3.4", now: () => now });

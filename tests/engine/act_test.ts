@@ -60,7 +60,8 @@ Deno.test("act() writes one note per entity for several clients", async () => {
   );
   const clients = [testClientAs("pan", "PAN Client"), testClientAs()];
   const p = await planFor(h.api, HOSTS_ONLY, clients);
-  await act(p, h.api, clients, { clock: () => AT });
+  // Per-entity intents (tests/engine/act_bulk_test.ts covers bulk intents).
+  await act(p, h.api, clients, { clock: () => AT, bulkIntents: false });
   assert.deepEqual(h.brain.tags("host", "pc"), [
     "vectra_host_block",
     "VAR Host Blocked",
@@ -157,7 +158,8 @@ Deno.test("act() reports a failed state write and leaves the intent for the next
   const p = await planFor(h.api, HOSTS_ONLY, [client]);
   h.brain.fault({ kind: "tagFailure" }, { method: "PATCH", path: "/tagging/host", times: 1 });
   // The intent write fails: nothing is called.
-  const first = await act(p, h.api, [client]);
+  // Per-entity intents (tests/engine/act_bulk_test.ts covers bulk intents).
+  const first = await act(p, h.api, [client], { bulkIntents: false });
   assert.equal(first.records[0]?.outcome, "failed");
   assert.match(first.records[0]?.error ?? "", /^cannot record the intent on Vectra: /);
   assert.deepEqual(client.calls, []);
@@ -169,7 +171,7 @@ Deno.test("act() reports a failed state write and leaves the intent for the next
       return client.blockHost!(host);
     },
   };
-  const second = await act(p, h.api, [failing]);
+  const second = await act(p, h.api, [failing], { bulkIntents: false });
   assert.equal(second.records[0]?.outcome, "failed");
   assert.match(
     second.records[0]?.error ?? "",

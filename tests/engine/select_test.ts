@@ -19,7 +19,11 @@ Deno.test("select() reads group members and detection sources in batches, never 
   await using h = await startEngine(groups(b).build());
   const config = testConfig({
     blockTypes: new Set(["host", "detection"]),
-    host: { detectionTypes: ["Hidden DNS Tunnel"] },
+    // A minimum every source meets, so the sources are read (by id, in one batch).
+    host: {
+      detectionTypes: ["Hidden DNS Tunnel"],
+      detectionTypesMinScore: { threat: 5, op: "and", certainty: 5 },
+    },
   });
   const snapshot = await select(h.api, config, { clientTags: ["Test Client"] });
   assert.equal(snapshot.host.status, "ok");
