@@ -236,8 +236,8 @@ export function plan(snapshot: Snapshot, config: PlanConfig, options: PlanOption
   const unknownKeys = new Set<string>();
   const context: Context = { config, clients, messages, unknownKeys, snapshot };
 
-  const host = planKind(snapshot.host, context, (s) => hostInput(s, config, groom));
-  const account = planKind(snapshot.account, context, (s) => accountInput(s, config));
+  const host = planKind(snapshot.host, context, (s) => entityInput(s, config.host, groom));
+  const account = planKind(snapshot.account, context, (s) => entityInput(s, config.account, false));
   const detection = planKind(snapshot.detection, context, (s) => detectionInput(s, config));
 
   const kinds = [host, account, detection].map((k) =>
@@ -347,10 +347,14 @@ function scoredInput<E extends Host | Account>(
   return matches;
 }
 
-function hostInput(s: EntitySnapshot<Host>, config: PlanConfig, groom: boolean): KindInput {
-  const policy = config.host;
+/** The decide step's input for hosts or accounts: both follow the same algebra. */
+function entityInput<E extends Host | Account>(
+  s: EntitySnapshot<E>,
+  policy: PlanConfig["host"] | PlanConfig["account"],
+  groom: boolean,
+): KindInput {
   return {
-    kind: "host",
+    kind: s.kind,
     matches: scoredInput(s, policy),
     noBlock: policy.noBlockGroup ? byId<Entity>(s.noBlock) : new Map(),
     noBlockReason: `member of no-block group ${policy.noBlockGroup ?? ""}`,
@@ -359,21 +363,6 @@ function hostInput(s: EntitySnapshot<Host>, config: PlanConfig, groom: boolean):
     blockTag: policy.blockTag,
     unblockTag: policy.unblockTag,
     groom,
-  };
-}
-
-function accountInput(s: EntitySnapshot<Account>, config: PlanConfig): KindInput {
-  const policy = config.account;
-  return {
-    kind: "account",
-    matches: scoredInput(s, policy),
-    noBlock: policy.noBlockGroup ? byId<Entity>(s.noBlock) : new Map(),
-    noBlockReason: `member of no-block group ${policy.noBlockGroup ?? ""}`,
-    blocked: byId<Entity>(s.blocked.filter((e) => e.isBlocked)),
-    pending: byId<Entity>(s.pending),
-    blockTag: policy.blockTag,
-    unblockTag: policy.unblockTag,
-    groom: false,
   };
 }
 
