@@ -41,6 +41,8 @@ interface KillPoint {
 }
 
 const TAG_WRITE = { method: "PATCH", path: /\/tagging\/host\/\d+$/ };
+/** v2.5 records a block's intent with the bulk tag call; the state write is the first PATCH. */
+const INTENT_WRITE = { method: "POST", path: /\/tagging\/host$/, nth: 1 };
 const NOTE = { method: "POST", path: /\/hosts\/\d+\/notes$/ };
 const GROUP_READ = { method: "GET", path: /\/addrgrp\/Internal-Block$/ };
 const OBJECT_CREATE = { method: "POST", path: /\/firewall\/address$/ };
@@ -61,20 +63,17 @@ function point(
 /** The step boundaries of a block, in the order var crosses them. */
 const BLOCK_POINTS: readonly KillPoint[] = [
   point("block: while reading Vectra", "brain", HOST_READ, "before"),
-  point("block: before the intent tag write", "brain", { ...TAG_WRITE, nth: 1 }, "before"),
-  point("block: after the intent tag write, before the firewall", "brain", {
-    ...TAG_WRITE,
-    nth: 1,
-  }, "after"),
+  point("block: before the intent tag write", "brain", INTENT_WRITE, "before"),
+  point("block: after the intent tag write, before the firewall", "brain", INTENT_WRITE, "after"),
   point("block: while reading the address group", "forti", GROUP_READ, "before"),
   point("block: during the object create", "forti", OBJECT_CREATE, "before"),
   point("block: after the object create, before the member add", "forti", OBJECT_CREATE, "after"),
   point("block: during the member add", "forti", MEMBER_ADD, "before"),
   point("block: after the member add, before var sees the answer", "forti", MEMBER_ADD, "after"),
-  point("block: before the VAR ID tag write", "brain", { ...TAG_WRITE, nth: 2 }, "before"),
+  point("block: before the VAR ID tag write", "brain", { ...TAG_WRITE, nth: 1 }, "before"),
   point("block: after the VAR ID tag write, before var sees the answer", "brain", {
     ...TAG_WRITE,
-    nth: 2,
+    nth: 1,
   }, "after"),
   point("block: before the note", "brain", NOTE, "before"),
   point("block: after the note, before var sees the answer", "brain", NOTE, "after"),
@@ -113,10 +112,10 @@ const UNBLOCK_POINTS: readonly KillPoint[] = [
 
 /** An interrupted block whose entity stops matching before the next cycle: it is undone. */
 const UNDO_POINTS: readonly KillPoint[] = [
-  point("block undone: after the intent tag write", "brain", { ...TAG_WRITE, nth: 1 }, "after"),
+  point("block undone: after the intent tag write", "brain", INTENT_WRITE, "after"),
   point("block undone: after the object create", "forti", OBJECT_CREATE, "after"),
   point("block undone: after the member add", "forti", MEMBER_ADD, "after"),
-  point("block undone: before the VAR ID tag write", "brain", { ...TAG_WRITE, nth: 2 }, "before"),
+  point("block undone: before the VAR ID tag write", "brain", { ...TAG_WRITE, nth: 1 }, "before"),
 ];
 
 /** An interrupted unblock whose entity matches again before the next cycle: it is re-blocked. */

@@ -235,3 +235,38 @@ Deno.test("act() with bulkIntents keeps the per-entity read for an unblock that 
     JSON.stringify(client.calls),
   );
 });
+
+Deno.test("act() counts a bulk intent only once Vectra shows it, and writes the rest one by one", async () => {
+  await using h = await startEngine(hostSeed(2));
+  const client = testClientAs();
+  const seen: string[][] = [];
+  const watched: ResponseClient = {
+    ...client,
+    blockHost: (host: Host) => {
+      seen.push(h.brain.tags("host", host.id));
+      return client.blockHost!(host);
+    },
+  };
+  const p = await planFor(h.api, HOSTS_ONLY, [watched]);
+  // A bulk request that answers 200 but records nothing.
+  h.brain.fault({ kind: "status", status: 200 }, {
+    method: "POST",
+    path: "/tagging/host",
+    times: 1,
+  });
+  h.brain.clearRequests();
+  const report = await act(p, h.api, [watched], { clock: () => AT, bulkIntents: true });
+  assert.deepEqual(report.records.map((r) => r.outcome), ["ok", "ok"]);
+  assert.equal(seen.length, 2);
+  for (const tags of seen) assert.ok(tags.includes("VAR Pending:Test Client:block"));
+  assert.deepEqual(tagRequests(h.brain.requests), {
+    "POST /tagging/host": 1,
+    "GET /tagging/host/{id}": 4,
+    "PATCH /tagging/host/{id}": 4,
+  });
+  assert.equal(
+    h.brain.requests.filter((r) => r.endpoint === "GET /hosts").length,
+    1,
+    "one read confirms which intents the bulk request recorded",
+  );
+});
