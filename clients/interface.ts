@@ -52,6 +52,11 @@ export interface EnforcedElement {
   readonly element: string;
   /** Which kind of block created it. */
   readonly kind: "host" | "account" | "detection" | "static";
+  /**
+   * True when only some of the client's devices hold it (drift repair applies it again).
+   * @default {false}
+   */
+  readonly partial?: boolean;
 }
 
 /**

@@ -846,13 +846,19 @@ export class PanClient implements ResponseClient {
     return [...found.keys()];
   }
 
-  /** Every element var registered, by kind, present on at least one device. */
+  /**
+   * Every element var registered, by kind, present on at least one device; `partial` when
+   * some device lacks it, so drift repair registers it again.
+   */
   async list(): Promise<EnforcedElement[]> {
     const elements: EnforcedElement[] = [];
+    const total = this.#devices.length;
     for (const kind of ["host", "detection", "static"] as const) {
       const found = await this.#readTag("list", kind);
       this.#warnPartial(kind, found);
-      for (const element of found.keys()) elements.push({ element, kind });
+      for (const [element, count] of found) {
+        elements.push(count < total ? { element, kind, partial: true } : { element, kind });
+      }
     }
     return elements;
   }

@@ -75,8 +75,9 @@ export function planDrift(
   const orphans: EnforcedElement[] = [];
   const unjudged: { kind: Kind; reason: string }[] = [];
   for (const kind of kinds) {
+    // An element some device lacks counts as missing, so it is applied again.
     const enforcedIds = new Set(
-      enforced.filter((item) => item.kind === kind).map((item) => item.element),
+      enforced.filter((item) => item.kind === kind && !item.partial).map((item) => item.element),
     );
     const recorded = new Set<string>();
     let failure: string | null = null;

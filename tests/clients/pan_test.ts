@@ -510,6 +510,23 @@ Deno.test("pan client", async (t) => {
     }
   });
 
+  await t.step("list() marks an element that only some devices hold as partial", async () => {
+    const lab = await startLab(2);
+    try {
+      const [a, b] = lab.servers as [FakePanServer, FakePanServer];
+      await lab.client.blockHost(sampleHost());
+      b.fake.unregister("10.1.2.3", TAGS.host);
+      assert.deepEqual(await lab.client.list(), [
+        { element: "10.1.2.3", kind: "host", partial: true },
+      ]);
+      assert.deepEqual(a.fake.tagged(TAGS.host), new Set(["10.1.2.3"]));
+      await lab.client.blockHost(sampleHost());
+      assert.deepEqual(await lab.client.list(), [{ element: "10.1.2.3", kind: "host" }]);
+    } finally {
+      await lab.close();
+    }
+  });
+
   await t.step("values with XML metacharacters are escaped in the uid-message", async () => {
     const tag = `Block<"&'>Host`;
     const lab = await startLab(1, { raw: { PAN_INTERNAL_BLOCK_TAG: tag } });

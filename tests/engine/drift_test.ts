@@ -340,3 +340,11 @@ Deno.test("runCycle() with drift verification asks Vectra nothing more when noth
   assert.equal(h.brain.requests.length, without);
   assert.ok(without > 0);
 });
+
+Deno.test("planDrift() applies again an element only some devices hold", () => {
+  const drift = planDrift(client, [{ element: "10.0.0.1", kind: "host", partial: true }], [
+    hostSnapshot("a", [blockedHost(1, "10.0.0.1")]),
+  ]);
+  assert.deepEqual(drift.missing.map((m) => [m.entity.id, m.element]), [[1, "10.0.0.1"]]);
+  assert.deepEqual(drift.orphans, []);
+});
