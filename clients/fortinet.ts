@@ -744,16 +744,20 @@ export class FortinetClient implements ResponseClient {
   }
 
   /**
-   * The host and detection elements var's objects enforce on every firewall. An element
-   * one firewall lacks is left out, so drift repair blocks it again.
+   * The host and detection elements var's objects enforce, on any firewall; `partial` when
+   * some firewall lacks it, so drift repair blocks it again (and an element nothing records
+   * is removed wherever it is).
    */
   async list(): Promise<EnforcedElement[]> {
     const perFirewall = await this.#readBack("list", ["host", "detection"]);
-    const [first, ...rest] = perFirewall;
-    const common = [...(first ?? [])].filter((key) => rest.every((set) => set.has(key)));
-    return common.sort().map((key) => {
+    const all = [...new Set(perFirewall.flatMap((set) => [...set]))].sort();
+    return all.map((key): EnforcedElement => {
       const bar = key.indexOf("|");
-      return { kind: key.slice(0, bar) as "host" | "detection", element: key.slice(bar + 1) };
+      const kind = key.slice(0, bar) as "host" | "detection";
+      const element = key.slice(bar + 1);
+      return perFirewall.every((set) => set.has(key))
+        ? { kind, element }
+        : { kind, element, partial: true };
     });
   }
 

@@ -408,7 +408,7 @@ Deno.test("unblockDetection() with one firewall down fails and keeps nothing hal
   }
 });
 
-Deno.test("listStaticIps() reports an entry one firewall still holds; list() only what all hold", async () => {
+Deno.test("listStaticIps() reports an entry one firewall still holds; list() marks it partial", async () => {
   const lab = await startLab(2);
   try {
     const [a, b] = lab.servers as [FakeFortiGateServer, FakeFortiGateServer];
@@ -417,7 +417,11 @@ Deno.test("listStaticIps() reports an entry one firewall still holds; list() onl
     vanishIn(b.fake, "static");
     vanishIn(b.fake, "host");
     assert.deepEqual(await lab.client.listStaticIps(), ["192.0.2.5"]);
-    assert.deepEqual(await lab.client.list(), []);
+    assert.deepEqual(await lab.client.list(), [{
+      kind: "host",
+      element: "10.1.2.3",
+      partial: true,
+    }]);
     assert.equal(enforcedIn(a.fake, "host").size, 2);
   } finally {
     await lab.close();
