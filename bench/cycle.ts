@@ -32,7 +32,7 @@ import { type FakeBrain, startFakeBrain } from "../demo/brain.ts";
 import { secretFileName } from "../engine/secrets.ts";
 import { InProcessVar } from "./_in_process.ts";
 import { type BrainData, type Minimum, minimumReads, WRITES_PER_ACTION } from "./_minimum.ts";
-import { runMeasured } from "./_process.ts";
+import { type ProcessResult, runMeasured } from "./_process.ts";
 import { makeTempDir } from "./_tempdir.ts";
 import {
   type BenchApiVersion,
@@ -46,17 +46,8 @@ import {
 type Step = "plan" | "run" | "unchanged";
 const STEPS: readonly Step[] = ["plan", "run", "unchanged"];
 
-/** How one cycle of var ran. */
-interface Run {
-  readonly code: number;
-  readonly wallMs: number;
-  /** Peak resident set of the var process in MiB; null in-process. */
-  readonly peakMiB: number | null;
-  /** CPU seconds of the var process; null in-process. */
-  readonly cpuS: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+/** How one cycle of var ran (in-process runs have no memory or CPU figure). */
+type Run = ProcessResult;
 
 /** One measured cycle. */
 interface StepResult {

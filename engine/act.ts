@@ -16,6 +16,7 @@ import type { Account, Detection, Entity, Host, Kind } from "./model.ts";
 import type { ClientStep, Plan, PlanEntry } from "./plan.ts";
 import type { ActionOperation, ActionOutcome, ActionRecord, Category } from "./report.ts";
 import type { VectraApi } from "./vectra/api.ts";
+import { listTagged } from "./vectra/tagged.ts";
 import { applyTagChange, buildNote } from "./state.ts";
 import { type PendingOperation, pendingTag } from "./state_tags.ts";
 
@@ -229,18 +230,6 @@ async function recordIntents(
       );
     }
   }));
-}
-
-/** The entities of a kind carrying `tag` exactly. */
-async function listTagged(api: VectraApi, kind: Kind, tag: string): Promise<Entity[]> {
-  switch (kind) {
-    case "host":
-      return await api.listHosts({ tag });
-    case "account":
-      return await api.listAccounts({ tag });
-    case "detection":
-      return await api.listDetections({ tag });
-  }
 }
 
 /** What carrying out one entry needs. */

@@ -19,6 +19,7 @@ import type { ActionRecord } from "./report.ts";
 import type { Snapshot } from "./snapshot.ts";
 import { elementTag, parsePendingTag } from "./state_tags.ts";
 import type { VectraApi } from "./vectra/api.ts";
+import { listTagged } from "./vectra/tagged.ts";
 
 const logger = getLogger(["var", "drift"]);
 
@@ -174,22 +175,6 @@ interface Confirmation {
   readonly kept: readonly ActionRecord[];
 }
 
-/** Entities of a kind that carry `tag` exactly, on one brain. */
-async function recordedBy(
-  api: VectraApi,
-  kind: "host" | "account" | "detection",
-  tag: string,
-): Promise<readonly { readonly id: number }[]> {
-  switch (kind) {
-    case "host":
-      return await api.listHosts({ tag });
-    case "account":
-      return await api.listAccounts({ tag });
-    case "detection":
-      return await api.listDetections({ tag });
-  }
-}
-
 /**
  * Asks every brain, by the exact `VAR ID` tag, whether an entity records each orphan. An
  * orphan some entity records, or whose tag cannot be queried exactly (a comma), is kept.
@@ -247,7 +232,7 @@ async function confirmOrphans(
           }
           const tag = elementTag(client.tagName, orphan.element);
           for (const api of options.apis) {
-            const found = await recordedBy(api, kind, tag);
+            const found = await listTagged(api, kind, tag);
             if (found.length > 0) {
               const ids = found.map((e) => e.id).join(", ");
               return { orphan, recordedBy: `${kind} ${ids} on ${api.brain}`, queryable: true };
