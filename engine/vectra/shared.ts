@@ -11,7 +11,7 @@
 import { getLogger } from "@logtape/logtape";
 import pLimit, { type LimitFunction } from "p-limit";
 import { z } from "zod";
-import { type HttpEndpoint, HttpError } from "../http.ts";
+import { HttpEndpoint, HttpError } from "../http.ts";
 import type { HttpOptions, HttpResponse, RequestOptions } from "../http_types.ts";
 import {
   type Account,
@@ -59,6 +59,18 @@ export interface Authenticator {
    * true, or returns false when they cannot change (a personal API token).
    */
   reauthenticate(authorization: string): Promise<boolean>;
+}
+
+/** The HTTP endpoint of a brain at `baseUrl`, with the TLS settings of `options`. */
+export function brainEndpoint(baseUrl: string, options: VectraApiOptions): HttpEndpoint {
+  return new HttpEndpoint({
+    ...options.http,
+    system: `brain ${new URL(baseUrl).host}`,
+    baseUrl,
+    verifyTls: options.verifyTls ?? true,
+    ...(options.caFile ? { caFile: options.caFile } : {}),
+    ...(options.caPem ? { caPem: options.caPem } : {}),
+  });
 }
 
 /** Options every implementation takes. */

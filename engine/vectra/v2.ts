@@ -6,11 +6,11 @@
  */
 
 import type { SecretLookup } from "../../clients/interface.ts";
-import { HttpEndpoint } from "../http.ts";
 import { VectraError } from "./api.ts";
 import { OAuthAuthenticator, OAuthTokens } from "./oauth.ts";
 import {
   type Authenticator,
+  brainEndpoint,
   type Flavor,
   SharedVectraApi,
   type VectraApiOptions,
@@ -135,14 +135,7 @@ export const V2_FLAVOR: Flavor = {
 /** Creates a client for a v2.5 brain at `baseUrl`. */
 export function createV2Api(baseUrl: string, options: V2ApiOptions): SharedVectraApi {
   const brain = new URL(baseUrl).host;
-  const endpoint = new HttpEndpoint({
-    ...options.http,
-    system: `brain ${brain}`,
-    baseUrl,
-    verifyTls: options.verifyTls ?? true,
-    ...(options.caFile ? { caFile: options.caFile } : {}),
-    ...(options.caPem ? { caPem: options.caPem } : {}),
-  });
+  const endpoint = brainEndpoint(baseUrl, options);
   const { secret, service } = options;
   const auth: Authenticator = options.auth === "token"
     ? new TokenAuthenticator(brain, () => secret(service, "Token"))

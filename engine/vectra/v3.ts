@@ -7,11 +7,11 @@
 
 import { z } from "zod";
 import type { SecretLookup } from "../../clients/interface.ts";
-import { HttpEndpoint } from "../http.ts";
 import { MalformedEntityError } from "../model.ts";
 import { type UrgentEntity, VectraError } from "./api.ts";
 import { OAuthAuthenticator, OAuthTokens } from "./oauth.ts";
-import { type Flavor, SharedVectraApi, type VectraApiOptions } from "./shared.ts";
+import { brainEndpoint, type Flavor, SharedVectraApi, type VectraApiOptions } from "./shared.ts";
+import type { HttpEndpoint } from "../http.ts";
 import { ACCOUNT_FIELDS, DETECTION_FIELDS, HOST_FIELDS } from "./v2.ts";
 
 /** Detection fields v3.4 removed (vectra-api.md §8). */
@@ -120,14 +120,7 @@ export class V3VectraApi extends SharedVectraApi {
 export function createV3Api(baseUrl: string, options: V3ApiOptions): V3VectraApi {
   const version = options.version ?? "3.4";
   const brain = new URL(baseUrl).host;
-  const endpoint = new HttpEndpoint({
-    ...options.http,
-    system: `brain ${brain}`,
-    baseUrl,
-    verifyTls: options.verifyTls ?? true,
-    ...(options.caFile ? { caFile: options.caFile } : {}),
-    ...(options.caPem ? { caPem: options.caPem } : {}),
-  });
+  const endpoint = brainEndpoint(baseUrl, options);
   const { secret, service } = options;
   const tokens = new OAuthTokens({
     endpoint,
