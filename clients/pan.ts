@@ -797,16 +797,7 @@ export class PanClient implements ResponseClient {
       await this.#rollback(fan, "static", failedEntries);
       return fan;
     });
-    for (const [given, entry] of valid) {
-      const failures = this.#failures(fan, entry);
-      outcomes.push(
-        failures.length === 0 ? { entry: given, ok: true } : {
-          entry: given,
-          ok: false,
-          error: `Cannot block static destination ${entry}: ${failures.join("; ")}`,
-        },
-      );
-    }
+    this.#staticOutcomes(valid, fan, "block", outcomes);
     this.#logStatic("Blocked", outcomes);
     return outcomes;
   }
@@ -821,16 +812,7 @@ export class PanClient implements ResponseClient {
       sent,
       () => this.#fanOut("unregister", "static", sent),
     );
-    for (const [given, entry] of valid) {
-      const failures = this.#failures(fan, entry);
-      outcomes.push(
-        failures.length === 0 ? { entry: given, ok: true } : {
-          entry: given,
-          ok: false,
-          error: `Cannot unblock static destination ${entry}: ${failures.join("; ")}`,
-        },
-      );
-    }
+    this.#staticOutcomes(valid, fan, "unblock", outcomes);
     this.#logStatic("Unblocked", outcomes);
     return outcomes;
   }
@@ -1032,6 +1014,25 @@ export class PanClient implements ResponseClient {
       }
     }
     return problems;
+  }
+
+  /** Appends one outcome per given static entry: ok when every device confirmed it. */
+  #staticOutcomes(
+    valid: ReadonlyMap<string, string>,
+    fan: FanOut,
+    verb: "block" | "unblock",
+    outcomes: StaticIpOutcome[],
+  ): void {
+    for (const [given, entry] of valid) {
+      const failures = this.#failures(fan, entry);
+      outcomes.push(
+        failures.length === 0 ? { entry: given, ok: true } : {
+          entry: given,
+          ok: false,
+          error: `Cannot ${verb} static destination ${entry}: ${failures.join("; ")}`,
+        },
+      );
+    }
   }
 
   /** Why `entry` failed, per device; empty when every device confirmed it. */
