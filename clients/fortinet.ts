@@ -693,7 +693,7 @@ export class FortinetClient implements ResponseClient {
     if (host.ip === null) return [];
     const what = `host ${host.id} (${host.name})`;
     const targets = this.#targets("blockHost", what, "host", [host.ip]);
-    await this.#blockAll("blockHost", what, targets);
+    await this.#applyAll("block", "blockHost", what, targets);
     return targets.map((t) => t.entry.entry);
   }
 
@@ -706,7 +706,7 @@ export class FortinetClient implements ResponseClient {
   async blockDetection(detection: Detection): Promise<string[]> {
     const what = `detection ${detection.id}`;
     const targets = this.#targets("blockDetection", what, "detection", detection.dstIps);
-    await this.#blockAll("blockDetection", what, targets);
+    await this.#applyAll("block", "blockDetection", what, targets);
     return targets.map((t) => t.entry.entry);
   }
 
@@ -827,16 +827,24 @@ export class FortinetClient implements ResponseClient {
     return [...targets.values()];
   }
 
-  /** Blocks targets on every firewall; throws a ClientError unless every firewall confirmed all. */
-  async #blockAll(operation: Operation, what: string, targets: Target[]): Promise<void> {
+  /**
+   * Blocks or unblocks targets on every firewall; throws a ClientError unless every
+   * firewall confirmed all.
+   */
+  async #applyAll(
+    action: "block" | "unblock",
+    operation: Operation,
+    what: string,
+    targets: Target[],
+  ): Promise<void> {
     if (targets.length === 0) return;
-    const results = await Promise.all(this.#apis.map((api) => this.#apply(api, "block", targets)));
+    const results = await Promise.all(this.#apis.map((api) => this.#apply(api, action, targets)));
     const failures = this.#failures(results, targets);
     if (failures.length > 0) {
       throw new ClientError(
         this.name,
         operation,
-        `Cannot block ${what} on fortinet: ${failures.map((f) => f.text).join("; ")}`,
+        `Cannot ${action} ${what} on fortinet: ${failures.map((f) => f.text).join("; ")}`,
         { status: failures[0]?.status ?? null },
       );
     }
@@ -854,21 +862,7 @@ export class FortinetClient implements ResponseClient {
       // An id that is no IP address names no object var could have made: nothing to remove.
       if (parseIpOrNetwork(id).ok) valid.push(id);
     }
-    const targets = this.#targets(operation, what, scope, valid);
-    if (targets.length > 0) {
-      const results = await Promise.all(
-        this.#apis.map((api) => this.#apply(api, "unblock", targets)),
-      );
-      const failures = this.#failures(results, targets);
-      if (failures.length > 0) {
-        throw new ClientError(
-          this.name,
-          operation,
-          `Cannot unblock ${what} on fortinet: ${failures.map((f) => f.text).join("; ")}`,
-          { status: failures[0]?.status ?? null },
-        );
-      }
-    }
+    await this.#applyAll("unblock", operation, what, this.#targets(operation, what, scope, valid));
     return [...recorded];
   }
 
