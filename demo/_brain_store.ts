@@ -11,6 +11,39 @@ import type { SeedAccount, SeedData, SeedDetection, SeedGroup, SeedHost } from "
 /** The kinds of taggable objects. */
 export type FakeKind = "host" | "account" | "detection";
 
+/**
+ * How the brain reads a comma in the value of a list filter (`tags`, `id`, `host_id`),
+ * which no public Vectra document settles:
+ * - `anyof`: a list, any item of which matches;
+ * - `literal`: one value, comma included (matches nothing in practice);
+ * - `first`: only the first item is honoured;
+ * - `ignored`: the parameter is unknown and ignored, whatever its value (every object).
+ */
+export type CommaReading = "anyof" | "literal" | "first" | "ignored";
+
+/** Every {@linkcode CommaReading}, for tests that loop over them. */
+export const COMMA_READINGS: readonly CommaReading[] = ["anyof", "literal", "first", "ignored"];
+
+/** The list filters a {@linkcode CommaReading} applies to. */
+const LIST_FILTERS = new Set(["tags", "id", "host_id"]);
+
+/**
+ * The items a list filter value stands for under a reading, or null when the filter is
+ * ignored. Under `literal` a value with a comma is one item that no id can equal.
+ */
+function listItems(reading: CommaReading, raw: string): string[] | null {
+  switch (reading) {
+    case "anyof":
+      return raw.split(",");
+    case "literal":
+      return [raw];
+    case "first":
+      return [raw.split(",")[0] ?? ""];
+    case "ignored":
+      return null;
+  }
+}
+
 /** One note as the fake stores it (rendered as vectra-api.md §5.7). */
 export interface FakeNote {
   readonly id: number;
@@ -68,7 +101,17 @@ function parseIntParam(name: string, value: string): number {
 }
 
 function parseIdList(name: string, value: string): number[] {
-  return value.split(",").filter((v) => v.trim() !== "").map((v) => parseIntParam(name, v));
+  return idItems(name, value.split(","));
+}
+
+/**
+ * The ids of list items; an item that is not a whole number after a comma was read
+ * literally (`1,2`) equals no id, one without a comma is refused as the API does.
+ */
+function idItems(name: string, items: readonly string[]): number[] {
+  return items.filter((v) => v.trim() !== "").flatMap((v) =>
+    v.includes(",") ? [] : [parseIntParam(name, v)]
+  );
 }
 
 function parseBool(name: string, value: string): boolean {
@@ -125,6 +168,7 @@ export class BrainStore {
   #cache = new Map<string, readonly number[]>();
   #nextNoteId = 1001;
   #now: () => number;
+  #commaReading: CommaReading = "anyof";
 
   constructor(data: SeedData, now: () => number) {
     this.#now = now;
@@ -132,6 +176,16 @@ export class BrainStore {
     for (const account of data.accounts) this.putAccount(account);
     for (const detection of data.detections) this.putDetection(detection);
     for (const group of data.groups) this.putGroup(group);
+  }
+
+  /** How list filter values with a comma are read (see {@linkcode CommaReading}). */
+  get commaReading(): CommaReading {
+    return this.#commaReading;
+  }
+
+  set commaReading(reading: CommaReading) {
+    this.#commaReading = reading;
+    this.#changed();
   }
 
   /** The map of a kind. */
@@ -312,19 +366,22 @@ export class BrainStore {
       const keep = new Set(ids);
       candidates = [...candidates].filter((id) => keep.has(id));
     };
-    for (const [name, raw] of params) {
-      if (raw === "" || PAGING.has(name)) continue;
+    for (const [name, value] of params) {
+      if (value === "" || PAGING.has(name)) continue;
+      const items = LIST_FILTERS.has(name) ? listItems(this.#commaReading, value) : [value];
+      if (items === null) continue;
+      const raw = items.join(",");
       if (name === "tags") {
-        narrow(this.#tagged(kind, raw));
+        narrow(this.#tagged(kind, items));
         continue;
       }
       if (name === "id") {
-        narrow(parseIdList(name, raw));
+        narrow(idItems(name, items));
         continue;
       }
       if (kind === "detection" && name === "host_id") {
         narrow(
-          parseIdList(name, raw).flatMap((id) => [...(this.#detectionsByHost.get(id) ?? [])]),
+          idItems(name, items).flatMap((id) => [...(this.#detectionsByHost.get(id) ?? [])]),
         );
         continue;
       }
@@ -367,9 +424,11 @@ export class BrainStore {
       if (raw === "" || PAGING.has(name) || name === "type" || name === "entity_type") continue;
       if (name === "ordering") continue;
       if (name === "tags") {
+        const items = listItems(this.#commaReading, raw);
+        if (items === null) continue;
         tagged = {
-          host: new Set(this.#tagged("host", raw)),
-          account: new Set(this.#tagged("account", raw)),
+          host: new Set(this.#tagged("host", items)),
+          account: new Set(this.#tagged("account", items)),
         };
         continue;
       }
@@ -426,9 +485,9 @@ export class BrainStore {
       .sort((a, b) => a.id - b.id);
   }
 
-  /** Ids of objects with a tag containing any of the comma-separated needles (case-insensitive). */
-  #tagged(kind: FakeKind, raw: string): number[] {
-    const needles = raw.split(",").map((t) => t.trim().toLowerCase()).filter((t) => t !== "");
+  /** Ids of objects with a tag containing any of the needles (case-insensitive). */
+  #tagged(kind: FakeKind, items: readonly string[]): number[] {
+    const needles = items.map((t) => t.trim().toLowerCase()).filter((t) => t !== "");
     const out = new Set<number>();
     for (const [tag, ids] of this.#tagIndex[kind]) {
       const lower = tag.toLowerCase();

@@ -9,6 +9,9 @@
  * a client that passes against it also copes with the real brain:
  * - `tags` and group `name` filters match by case-insensitive substring (`tags=block`
  *   also returns `unblock`); clients must re-check exactly.
+ * - A comma in a `tags`, `id` or `host_id` value is read as any-of by default; the
+ *   `commaReading` switch reads it literally, honours the first item only, or ignores the
+ *   parameter, the plausible readings of a brain where the API documents none.
  * - v3.4 groups carry `members` only with `include_members=true`; v2.5 and v3.3 always.
  * - v3 hosts omit the deprecated `key_asset`/`targets_key_asset` aliases; v3.4
  *   detections omit `category`, `t_score`, `c_score`, `targets_key_asset`.
@@ -44,7 +47,13 @@ import {
   renderHost,
   renderNote,
 } from "./_brain_render.ts";
-import { BrainStore, type FakeKind, type FakeNote, QueryError } from "./_brain_store.ts";
+import {
+  BrainStore,
+  type CommaReading,
+  type FakeKind,
+  type FakeNote,
+  QueryError,
+} from "./_brain_store.ts";
 import {
   type AccountSeedOptions,
   type DetectionSeedOptions,
@@ -61,7 +70,8 @@ import {
 } from "./seed.ts";
 
 export type { FakeApiVersion } from "./_brain_params.ts";
-export type { FakeKind, FakeNote } from "./_brain_store.ts";
+export type { CommaReading, FakeKind, FakeNote } from "./_brain_store.ts";
+export { COMMA_READINGS } from "./_brain_store.ts";
 
 /** Options of {@linkcode startFakeBrain}. */
 export interface FakeBrainOptions {
@@ -97,6 +107,12 @@ export interface FakeBrainOptions {
   maxPageSize?: number;
   /** The author of notes posted through the API. @default {"api-client"} */
   noteAuthor?: string;
+  /**
+   * How a comma in a `tags`, `id` or `host_id` value is read (undocumented by Vectra):
+   * any-of list, literal value, first item only, or the parameter ignored.
+   * @default {"anyof"}
+   */
+  commaReading?: CommaReading;
   /** PEM certificate chain: serve HTTPS (with `key`). @default {plain HTTP} */
   cert?: string;
   /** PEM private key of `cert`. */
@@ -329,6 +345,7 @@ export class FakeBrain {
       ? options.seed.build()
       : options.seed;
     this.#store = new BrainStore(data, this.#now);
+    this.#store.commaReading = options.commaReading ?? "anyof";
     this.#base = `/api/v${this.apiVersion}`;
     this.#tokenPath = this.apiVersion === "2.5" ? `${this.#base}/oauth2/token` : "/oauth2/token";
     this.credentials = {
@@ -476,6 +493,15 @@ export class FakeBrain {
   all(kind: "detection"): SeedDetection[];
   all(kind: FakeKind): (SeedHost | SeedAccount | SeedDetection)[] {
     return [...this.#store.records(kind).values()].sort((a, b) => a.id - b.id);
+  }
+
+  /** How a comma in a list filter value is read; settable while running. */
+  get commaReading(): CommaReading {
+    return this.#store.commaReading;
+  }
+
+  set commaReading(reading: CommaReading) {
+    this.#store.commaReading = reading;
   }
 
   /** An object's current tags. */

@@ -326,6 +326,45 @@ Deno.test("GET /hosts?tags= matches any listed tag by case-insensitive substring
   assert.deepEqual(ids(detections), [5001, 5004]);
 });
 
+Deno.test("commaReading decides how a comma in tags, id and host_id values is read", async () => {
+  await using brain = await start({ apiVersion: "3.4" });
+  const everyHost = names(await api(brain, "/hosts"));
+  const everyDetection = ids(await api(brain, "/detections"));
+  const read = async () => ({
+    tags: names(await api(brain, "/hosts?tags=front-desk,vectra_host_unblock")),
+    id: names(await api(brain, "/hosts?id=5,1")),
+    hostId: ids(await api(brain, "/detections?host_id=1,3")),
+    single: names(await api(brain, "/hosts?tags=front-desk")),
+  });
+  brain.commaReading = "literal";
+  const frontDesk = ["reception-kiosk", "lab-analyzer"];
+  assert.deepEqual(await read(), { tags: [], id: [], hostId: [], single: frontDesk });
+  brain.commaReading = "first";
+  assert.deepEqual(await read(), {
+    tags: frontDesk,
+    id: ["lab-analyzer"],
+    hostId: [5001, 5002],
+    single: frontDesk,
+  });
+  brain.commaReading = "ignored";
+  assert.deepEqual(await read(), {
+    tags: everyHost,
+    id: everyHost,
+    hostId: everyDetection,
+    single: everyHost,
+  });
+  brain.commaReading = "anyof";
+  assert.deepEqual(await read(), {
+    tags: ["icu-monitor-02", "reception-kiosk", "lab-analyzer"],
+    id: ["ward-3-pc", "lab-analyzer"],
+    hostId: [5001, 5002, 5003],
+    single: frontDesk,
+  });
+  await using literal = await start({ apiVersion: "2.5", commaReading: "literal" });
+  assert.equal(literal.commaReading, "literal");
+  assert.deepEqual(names(await api(literal, "/hosts?tags=front-desk,vectra_host_unblock")), []);
+});
+
 Deno.test("GET /hosts filters scores with both spellings, state and name", async () => {
   await using brain = await start({ apiVersion: "2.5" });
   assert.deepEqual(
