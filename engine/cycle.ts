@@ -129,6 +129,13 @@ export async function runCycle(
             clientTags: clients.map((c) => c.tagName),
             concurrency,
           });
+          const readings = runtime.api.takeListReadingReport?.();
+          if (readings) {
+            logger.info("Brain {brain} reads a comma in a list filter as follows. {readings}", {
+              brain: runtime.api.brain,
+              readings,
+            });
+          }
           return { ok: true, snapshot, startedAt };
         } catch (error) {
           return { ok: false, error, startedAt };

@@ -89,6 +89,13 @@ export interface VectraApi {
   /** Adds a note to the entity (never retried blindly). */
   addNote(kind: Kind, id: number, note: string): Promise<void>;
 
+  /**
+   * The line saying how this brain reads a comma in each list filter (`tags=a,b`,
+   * `id=1,2`, `host_id=1,2`) and which query form var uses: the first time it is asked
+   * for, and again only after a reading was learned; else null.
+   */
+  takeListReadingReport?(): string | null;
+
   /** Releases connections. */
   close(): Promise<void>;
 }

@@ -33,6 +33,13 @@ import {
   type VectraApi,
   VectraError,
 } from "./api.ts";
+import {
+  absentTag,
+  combinedIsComplete,
+  type ListFilter,
+  type ListReading,
+  ListReadings,
+} from "./comma.ts";
 
 const logger = getLogger(["var", "vectra"]);
 
@@ -206,6 +213,7 @@ export class SharedVectraApi implements VectraApi {
   #basePath: string;
   #options: VectraApiOptions;
   #idListsRefused = false;
+  #readings = new ListReadings();
 
   constructor(
     baseUrl: string,
@@ -227,11 +235,11 @@ export class SharedVectraApi implements VectraApi {
 
   /** Hosts matching the query (all pages), re-checked exactly. */
   async listHosts(query: ScoreQuery): Promise<Host[]> {
-    const hosts = await this.#list(
-      "hosts",
-      this.#scoreQuery(query, "hosts"),
-      (json) => parseHost(json, this.version, this.#parseOptions()),
-    );
+    const parse = (json: unknown) => parseHost(json, this.version, this.#parseOptions());
+    const base = this.#scoreQuery(query, "hosts");
+    const hosts = query.anyTags === undefined
+      ? await this.#list("hosts", base, parse)
+      : await this.#listAnyTags("hosts", query.anyTags, base, parse);
     return hosts.filter((host) => matchesScore(host, query));
   }
 
@@ -247,11 +255,11 @@ export class SharedVectraApi implements VectraApi {
 
   /** Accounts matching the query (all pages), re-checked exactly. */
   async listAccounts(query: ScoreQuery): Promise<Account[]> {
-    const accounts = await this.#list(
-      "accounts",
-      this.#scoreQuery(query, "accounts"),
-      (json) => parseAccount(json, this.version),
-    );
+    const parse = (json: unknown) => parseAccount(json, this.version);
+    const base = this.#scoreQuery(query, "accounts");
+    const accounts = query.anyTags === undefined
+      ? await this.#list("accounts", base, parse)
+      : await this.#listAnyTags("accounts", query.anyTags, base, parse);
     return accounts.filter((account) => matchesScore(account, query));
   }
 
@@ -285,7 +293,7 @@ export class SharedVectraApi implements VectraApi {
   /** Detections matching the query (all pages), every filter re-checked exactly. */
   async listDetections(query: DetectionQuery): Promise<Detection[]> {
     const base: Query = {
-      tags: query.anyTags ? query.anyTags.join(",") : query.tag,
+      tags: query.tag,
       detection_type: query.detectionType,
       state: query.state,
       is_triaged: query.isTriaged,
@@ -293,7 +301,10 @@ export class SharedVectraApi implements VectraApi {
     };
     const parse = (json: unknown) => parseDetection(json, this.version);
     let detections: Detection[];
-    if (query.hostIds === undefined) {
+    if (query.anyTags !== undefined) {
+      // The source hosts, if also asked for, are re-checked below.
+      detections = await this.#listAnyTags("detections", query.anyTags, base, parse);
+    } else if (query.hostIds === undefined) {
       detections = await this.#list("detections", base, parse);
     } else {
       const hostIds = [...new Set(query.hostIds)];
@@ -662,9 +673,84 @@ export class SharedVectraApi implements VectraApi {
     ));
   }
 
+  /**
+   * Every item carrying any of `tags` (by the brain's substring match; callers re-check
+   * exactly), whatever the brain makes of a comma in `tags=` (see `comma.ts`):
+   * - proven any-of (or ignored): one combined query;
+   * - proven otherwise: one query per tag;
+   * - not yet known: the combined query framed by a tag nobody carries
+   *   (`tags=<absent>,a,b,<absent>`), which only an any-of (or ignoring) brain answers
+   *   with anything. A non-empty answer proves the reading; an empty one is confirmed by
+   *   one query per tag, and if those find anything the combined form missed it.
+   */
+  async #listAnyTags<T extends { id: number; tags: readonly string[] }>(
+    resource: "hosts" | "accounts" | "detections",
+    tags: readonly string[],
+    base: Query,
+    parse: (json: unknown) => T,
+  ): Promise<T[]> {
+    const distinct = [...new Set(tags)];
+    const filter: ListFilter = `tags on /${resource}`;
+    const query = (value: string) => this.#list(resource, { ...base, tags: value }, parse);
+    if (distinct.length <= 1) return distinct[0] === undefined ? [] : await query(distinct[0]);
+    const reading = this.#readings.get(filter);
+    if (combinedIsComplete(reading)) return await query(distinct.join(","));
+    if (reading !== undefined) return dedupeById((await this.#eachValue(distinct, query)).flat());
+    const absent = absentTag();
+    let framed: T[];
+    try {
+      framed = await query([absent, ...distinct, absent].join(","));
+    } catch (error) {
+      if (!(error instanceof VectraError) || error.status !== 400) throw error;
+      this.#learn(filter, "refused", error.message);
+      return dedupeById((await this.#eachValue(distinct, query)).flat());
+    }
+    const needles = distinct.map((tag) => tag.toLowerCase());
+    const unrelated = (item: T) =>
+      !item.tags.some((tag) => needles.some((needle) => tag.toLowerCase().includes(needle)));
+    if (framed.some(unrelated)) {
+      this.#learn(filter, "ignored");
+      return framed;
+    }
+    if (framed.length > 0) {
+      this.#learn(filter, "anyof");
+      return framed;
+    }
+    const perTag = await this.#eachValue(distinct, query);
+    const shown = distinct.find((_, index) => (perTag[index]?.length ?? 0) > 0);
+    if (shown === undefined) return []; // nothing carries these tags: nothing to learn yet
+    // One value found what the combined form did not: does the brain honour its first item?
+    const firstItem = await query([shown, absent].join(","));
+    this.#learn(filter, firstItem.length > 0 ? "first" : "literal");
+    return dedupeById(perTag.flat());
+  }
+
+  /** One query per value, bounded; results in the order of `values`. */
+  async #eachValue<T>(values: readonly string[], query: (value: string) => Promise<T[]>) {
+    const limit = pLimit(this.#options.concurrency ?? 4);
+    return await Promise.all(values.map((value) => limit(() => query(value))));
+  }
+
+  /** Records a proven reading, with a warning when it costs one query per value. */
+  #learn(filter: ListFilter, reading: ListReading, detail = ""): void {
+    if (this.#readings.get(filter) !== undefined) return;
+    this.#readings.learn(filter, reading);
+    if (combinedIsComplete(reading)) return;
+    logger.warn(
+      "Brain {brain} does not read a comma in {filter} as a list ({reading}{detail}); var " +
+        "sends one value per query there from now on",
+      { brain: this.brain, filter, reading, detail: detail ? `: ${detail}` : "" },
+    );
+  }
+
+  /** The line saying how this brain reads a comma in each list filter; see `ListReadings`. */
+  takeListReadingReport(): string | null {
+    return this.#readings.takeReport();
+  }
+
   #scoreQuery(query: ScoreQuery, fields: keyof Flavor["fields"]): Query {
     return {
-      tags: query.anyTags ? query.anyTags.join(",") : query.tag,
+      tags: query.tag,
       threat_gte: query.threatGte,
       certainty_gte: query.certaintyGte,
       ...this.#fieldsQuery(fields),

@@ -5,7 +5,12 @@
  * @module
  */
 
-import { type FakeBrain, startFakeBrain } from "../../demo/brain.ts";
+import {
+  COMMA_READINGS,
+  type CommaReading,
+  type FakeBrain,
+  startFakeBrain,
+} from "../../demo/brain.ts";
 import type { SeedData } from "../../demo/seed.ts";
 import type { SecretLookup } from "../../clients/interface.ts";
 import { createTestClient, type TestClient } from "../../clients/test_client.ts";
@@ -21,12 +26,16 @@ export interface EngineHarness extends AsyncDisposable {
   readonly runtime: BrainRuntime;
 }
 
-/** Starts a fake brain seeded with `data` and a real Vectra client for it. */
+/**
+ * Starts a fake brain seeded with `data`, reading a comma in list filters as
+ * `commaReading`, and a real Vectra client for it.
+ */
 export async function startEngine(
   data: SeedData,
   apiVersion: "2.5" | "3.4" = "2.5",
+  commaReading: CommaReading = "anyof",
 ): Promise<EngineHarness> {
-  const brain = await startFakeBrain({ apiVersion, seed: data });
+  const brain = await startFakeBrain({ apiVersion, seed: data, commaReading });
   const credentials = brain.credentials;
   const values: Record<string, string> = {
     Token: credentials.token ?? "",
@@ -75,4 +84,14 @@ export function writes(brain: FakeBrain): string[] {
   return brain.requests
     .filter((r) => r.method === "PATCH" || r.method === "POST" && !r.route.includes("oauth"))
     .map((r) => `${r.method} ${r.route}`);
+}
+
+/**
+ * Registers `fn` as one test per way a brain may read a comma in a list filter, the
+ * reading in the test's name: the decisions a test asserts must not depend on it.
+ */
+export function testEachReading(name: string, fn: (reading: CommaReading) => Promise<void>): void {
+  for (const reading of COMMA_READINGS) {
+    Deno.test(`${name} [comma read ${reading}]`, () => fn(reading));
+  }
 }

@@ -10,7 +10,7 @@ const PENDING = "VAR Pending:Test Client:block";
 
 function tagQueries(requests: readonly { endpoint: string; query: string }[], endpoint: string) {
   return requests.filter((r) => r.endpoint === endpoint && /(^|&)tags=/.test(r.query)).map((r) =>
-    new URLSearchParams(r.query).get("tags")
+    new URLSearchParams(r.query).get("tags") ?? ""
   );
 }
 
@@ -41,10 +41,14 @@ Deno.test("select() reads each kind's tag criteria with one any-of tags query an
   assert.deepEqual(snapshot.detection.tagged.map((d) => d.id), [tagged]);
   assert.deepEqual(snapshot.detection.blocked.map((d) => d.id), [marked]);
   assert.ok(!snapshot.detection.pending.some((d) => d.id === plain));
-  // One query per kind carries every tag.
+  // One query per kind carries every tag, framed by a tag nobody carries until the answer
+  // proved that the brain reads the comma as any-of; the next read sends the plain list.
   const hostTags = tagQueries(h.brain.requests, "GET /hosts");
   assert.equal(hostTags.length, 1, JSON.stringify(hostTags));
-  assert.deepEqual(hostTags[0]?.split(",").sort(), [
+  const listed = hostTags[0]?.split(",") ?? [];
+  assert.match(listed[0] ?? "", /^var-comma-check-/);
+  assert.equal(listed.at(-1), listed[0]);
+  assert.deepEqual(listed.slice(1, -1).sort(), [
     "VAR Host Blocked",
     "VAR Pending:Test Client:block",
     "VAR Pending:Test Client:unblock",
@@ -52,6 +56,11 @@ Deno.test("select() reads each kind's tag criteria with one any-of tags query an
   ]);
   const detectionTags = tagQueries(h.brain.requests, "GET /detections");
   assert.equal(detectionTags.length, 1, JSON.stringify(detectionTags));
+  h.brain.clearRequests();
+  await select(h.api, config, { clientTags: ["Test Client"] });
+  const again = tagQueries(h.brain.requests, "GET /hosts");
+  assert.deepEqual(again.map((tags) => tags.split(",").sort()), [listed.slice(1, -1).sort()]);
+  assert.equal(tagQueries(h.brain.requests, "GET /detections").length, 1);
 });
 
 Deno.test("select() re-checks the any-of tags exactly when the server answers loosely", async () => {
