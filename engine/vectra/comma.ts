@@ -31,22 +31,48 @@ export type ListFilter =
   | "id on /accounts"
   | "host_id on /detections";
 
-/** Every filter, in the order a report lists them. */
-const FILTERS: readonly ListFilter[] = [
-  "tags on /hosts",
-  "tags on /accounts",
-  "tags on /detections",
-  "id on /hosts",
-  "id on /accounts",
-  "host_id on /detections",
-];
+/** What var sends for a filter: until its reading is known, when ignored, when partial. */
+interface Forms {
+  readonly unknown: string;
+  readonly ignored: string;
+  readonly partial: string;
+}
 
-const DESCRIPTION: Readonly<Record<ListReading, string>> = {
-  anyof: "any-of list: one combined query",
-  ignored: "ignored (everything returned): one combined query, re-checked on var's side",
-  first: "first item only: one value per query",
-  literal: "literal value: one value per query",
-  refused: "list refused: one value per query",
+const TAG_FORMS: Forms = {
+  unknown: "each combined query is checked, and when it answers nothing one tag per query",
+  ignored: "one combined query, kept to the tags on var's side",
+  partial: "one tag per query",
+};
+
+const ID_FORMS: Forms = {
+  unknown: "each id list is checked, and the ids it may have missed are read one at a time",
+  ignored: "one read of the whole list, kept to the ids on var's side",
+  partial: "one object per request",
+};
+
+const HOST_ID_FORMS: Forms = {
+  unknown: "each host list is checked, and when it proves nothing the detections are read " +
+    "without host_id",
+  ignored: "one read without host_id, kept to the hosts on var's side",
+  partial: "one read without host_id, kept to the hosts on var's side",
+};
+
+/** Every filter, in the order a report lists them, with the query forms var uses. */
+const FILTERS: ReadonlyMap<ListFilter, Forms> = new Map<ListFilter, Forms>([
+  ["tags on /hosts", TAG_FORMS],
+  ["tags on /accounts", TAG_FORMS],
+  ["tags on /detections", TAG_FORMS],
+  ["id on /hosts", ID_FORMS],
+  ["id on /accounts", ID_FORMS],
+  ["host_id on /detections", HOST_ID_FORMS],
+]);
+
+const LABEL: Readonly<Record<ListReading, string>> = {
+  anyof: "any-of list",
+  ignored: "ignored (everything returned)",
+  first: "first item only",
+  literal: "literal value",
+  refused: "list refused",
 };
 
 /** True when the combined form of a filter returns every match under a reading. */
@@ -71,14 +97,21 @@ export class ListReadings {
 
   /** One line: each filter's reading and the query form var uses for it. */
   describe(): string {
-    return FILTERS.map((filter) => {
-      const reading = this.#known.get(filter);
-      return `${filter}: ${
-        reading === undefined
-          ? "not yet shown (combined query checked, one value per query when it is empty)"
-          : DESCRIPTION[reading]
-      }`;
-    }).join("; ");
+    return [...FILTERS.keys()].map((filter) => `${filter}: ${this.describeFilter(filter)}`)
+      .join("; ");
+  }
+
+  /** A filter's reading and the query form var uses for it, e.g. `any-of list: one combined query`. */
+  describeFilter(filter: ListFilter): string {
+    const forms = FILTERS.get(filter)!;
+    const reading = this.#known.get(filter);
+    if (reading === undefined) return `not shown yet: ${forms.unknown}`;
+    const form = reading === "anyof"
+      ? "one combined query"
+      : reading === "ignored"
+      ? forms.ignored
+      : forms.partial;
+    return `${LABEL[reading]}: ${form}`;
   }
 
   /**

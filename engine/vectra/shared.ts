@@ -212,7 +212,6 @@ export class SharedVectraApi implements VectraApi {
   #origin: string;
   #basePath: string;
   #options: VectraApiOptions;
-  #idListsRefused = false;
   #readings = new ListReadings();
 
   constructor(
@@ -309,13 +308,7 @@ export class SharedVectraApi implements VectraApi {
     } else {
       const hostIds = [...new Set(query.hostIds)];
       if (hostIds.length === 0) return [];
-      const limit = pLimit(this.#options.concurrency ?? 4);
-      const lists = await Promise.all(
-        chunkIds(hostIds).map((chunk) =>
-          limit(() => this.#list("detections", { ...base, host_id: chunk }, parse))
-        ),
-      );
-      detections = dedupeById(lists.flat());
+      detections = await this.#detectionsOfHosts(hostIds, base, parse);
     }
     const hostSet = query.hostIds ? new Set(query.hostIds) : null;
     const type = query.detectionType?.toLowerCase();
@@ -605,6 +598,17 @@ export class SharedVectraApi implements VectraApi {
     );
   }
 
+  /**
+   * Objects by id, whatever the brain makes of a comma in `id=` (see `comma.ts`):
+   * - proven any-of: id lists in chunks;
+   * - proven ignored: one read of the whole list, kept to the ids asked for;
+   * - proven otherwise (first item, literal, refused with 400): one object at a time;
+   * - not yet known: each chunk is sent with its first id repeated at the end, so that a
+   *   brain honouring one end of the list answers that id alone. An answer with another id
+   *   asked for proves any-of; one with an id not asked for proves the filter ignored; any
+   *   other answer is completed one object at a time, which also shows whether it missed
+   *   something.
+   */
   async #byIds<T extends { id: number }>(
     resource: "hosts" | "accounts",
     ids: readonly number[],
@@ -613,37 +617,61 @@ export class SharedVectraApi implements VectraApi {
   ): Promise<T[]> {
     const wanted = new Set(ids);
     if (wanted.size === 0) return [];
+    const filter: ListFilter = `id on /${resource}`;
     const limit = pLimit(this.#options.concurrency ?? 4);
-    let lists: T[][];
-    if (this.#idListsRefused) {
-      lists = await this.#oneByOne(resource, [...wanted], fields, parse, limit);
-    } else {
+    const what = `read ${resource} by id`;
+    const query = (value: string) =>
+      this.#list(resource, { id: value, ...this.#fieldsQuery(fields) }, parse, what);
+    const asked = (items: readonly T[]) => dedupeById(items).filter((item) => wanted.has(item.id));
+    const reading = this.#readings.get(filter);
+    if (reading === "ignored") {
+      return asked(await this.#list(resource, this.#fieldsQuery(fields), parse, what));
+    }
+    if (reading !== undefined && reading !== "anyof") {
+      return asked((await this.#oneByOne(resource, [...wanted], fields, parse, limit)).flat());
+    }
+    if (wanted.size === 1 || reading === "anyof") {
       try {
-        lists = await Promise.all(
-          chunkIds([...wanted]).map((chunk) =>
-            limit(() =>
-              this.#list(
-                resource,
-                { id: chunk, ...this.#fieldsQuery(fields) },
-                parse,
-                `read ${resource} by id`,
-              )
-            )
-          ),
+        return asked(
+          (await Promise.all(chunkIds([...wanted]).map((chunk) => limit(() => query(chunk)))))
+            .flat(),
         );
       } catch (error) {
         if (!(error instanceof VectraError) || error.status !== 400) throw error;
-        // A brain that refuses `id` lists is read one object at a time: slower, but complete.
-        logger.warn(
-          "Brain {brain} refused a list of {resource} ids ({error}); reading them one by one",
-          { brain: this.brain, resource, error: error.message },
-        );
-        this.#idListsRefused = true;
-        lists = await this.#oneByOne(resource, [...wanted], fields, parse, limit);
+        this.#learn(filter, "refused", error.message);
+        return asked((await this.#oneByOne(resource, [...wanted], fields, parse, limit)).flat());
       }
     }
-    // A brain that ignored the id filter must not add entities nobody asked for.
-    return dedupeById(lists.flat()).filter((item) => wanted.has(item.id));
+    let answers: { chunk: number[]; items: T[] }[];
+    try {
+      answers = await Promise.all(
+        chunkIds([...wanted]).map((text) =>
+          limit(async () => {
+            const chunk = text.split(",").map(Number);
+            return { chunk, items: await query(`${text},${chunk[0]}`) };
+          })
+        ),
+      );
+    } catch (error) {
+      if (!(error instanceof VectraError) || error.status !== 400) throw error;
+      this.#learn(filter, "refused", error.message);
+      return asked((await this.#oneByOne(resource, [...wanted], fields, parse, limit)).flat());
+    }
+    const items = answers.flatMap((a) => a.items);
+    if (items.some((item) => !wanted.has(item.id))) {
+      this.#learn(filter, "ignored");
+      return asked(items);
+    }
+    if (answers.some((a) => a.items.some((item) => item.id !== a.chunk[0]))) {
+      this.#learn(filter, "anyof");
+      return asked(items);
+    }
+    // Each chunk answered at most its first id: read the others one at a time.
+    const got = new Set(items.map((item) => item.id));
+    const rest = [...wanted].filter((id) => !got.has(id));
+    const found = (await this.#oneByOne(resource, rest, fields, parse, limit)).flat();
+    if (found.length > 0) this.#learn(filter, items.length > 0 ? "first" : "literal");
+    return asked([...items, ...found]);
   }
 
   async #oneByOne<T>(
@@ -725,6 +753,77 @@ export class SharedVectraApi implements VectraApi {
     return dedupeById(perTag.flat());
   }
 
+  /**
+   * The detections of the hosts `hostIds` (and the filters of `base`), whatever the brain
+   * makes of a comma in `host_id=` (see `comma.ts`); the caller re-checks the host:
+   * - proven any-of: host id lists in chunks;
+   * - proven otherwise (ignored, first item, literal, refused with 400): one read of the
+   *   list without `host_id`, kept to the hosts on var's side;
+   * - not yet known: each chunk is sent with its first host repeated at the end, so that a
+   *   brain honouring one end of the list answers that host's detections alone. A
+   *   detection of another host asked for proves any-of; one of a host not asked for
+   *   proves the filter ignored; any other answer is checked against the list without
+   *   `host_id`, which is complete and also shows whether the lists missed something.
+   */
+  async #detectionsOfHosts(
+    hostIds: readonly number[],
+    base: Query,
+    parse: (json: unknown) => Detection,
+  ): Promise<Detection[]> {
+    const filter: ListFilter = "host_id on /detections";
+    const wanted = new Set(hostIds);
+    const query = (value: string) => this.#list("detections", { ...base, host_id: value }, parse);
+    const everyHost = async () =>
+      (await this.#list("detections", base, parse)).filter((d) =>
+        d.hostId !== null && wanted.has(d.hostId)
+      );
+    const reading = this.#readings.get(filter);
+    if (reading !== undefined && reading !== "anyof") return await everyHost();
+    const limit = pLimit(this.#options.concurrency ?? 4);
+    if (hostIds.length === 1 || reading === "anyof") {
+      try {
+        return dedupeById(
+          (await Promise.all(chunkIds(hostIds).map((chunk) => limit(() => query(chunk))))).flat(),
+        );
+      } catch (error) {
+        if (!(error instanceof VectraError) || error.status !== 400) throw error;
+        this.#learn(filter, "refused", error.message);
+        return await everyHost();
+      }
+    }
+    let answers: { first: number; items: Detection[] }[];
+    try {
+      answers = await Promise.all(
+        chunkIds(hostIds).map((text) =>
+          limit(async () => {
+            const first = Number(text.split(",")[0]);
+            return { first, items: await query(`${text},${first}`) };
+          })
+        ),
+      );
+    } catch (error) {
+      if (!(error instanceof VectraError) || error.status !== 400) throw error;
+      this.#learn(filter, "refused", error.message);
+      return await everyHost();
+    }
+    const items = answers.flatMap((a) => a.items);
+    if (items.some((d) => d.hostId === null || !wanted.has(d.hostId))) {
+      this.#learn(filter, "ignored");
+      return dedupeById(items);
+    }
+    if (answers.some((a) => a.items.some((d) => d.hostId !== a.first))) {
+      this.#learn(filter, "anyof");
+      return dedupeById(items);
+    }
+    // Each chunk answered at most its first host's detections: read them all instead.
+    const complete = await everyHost();
+    const firsts = new Set(answers.map((a) => a.first));
+    if (complete.some((d) => d.hostId !== null && !firsts.has(d.hostId))) {
+      this.#learn(filter, items.length > 0 ? "first" : "literal");
+    }
+    return complete;
+  }
+
   /** One query per value, bounded; results in the order of `values`. */
   async #eachValue<T>(values: readonly string[], query: (value: string) => Promise<T[]>) {
     const limit = pLimit(this.#options.concurrency ?? 4);
@@ -737,9 +836,14 @@ export class SharedVectraApi implements VectraApi {
     this.#readings.learn(filter, reading);
     if (combinedIsComplete(reading)) return;
     logger.warn(
-      "Brain {brain} does not read a comma in {filter} as a list ({reading}{detail}); var " +
-        "sends one value per query there from now on",
-      { brain: this.brain, filter, reading, detail: detail ? `: ${detail}` : "" },
+      "Brain {brain} does not read a comma in {filter} as an any-of list{detail}; var uses " +
+        "this form from now on: {form}",
+      {
+        brain: this.brain,
+        filter,
+        form: this.#readings.describeFilter(filter),
+        detail: detail ? ` (${detail})` : "",
+      },
     );
   }
 
