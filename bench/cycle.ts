@@ -16,7 +16,14 @@
  * deno task bench --size L --queries            # also list every query and its count
  * deno task bench --size M --in-process --concurrency 16
  * deno task bench --size M --api 3.4            # the Platform API (OAuth2, no bulk tagging)
+ * deno task bench --size M --comma first,literal # the comma readings compared (default: all)
  * ```
+ *
+ * After the cycles on a brain that reads a comma in a list filter as any-of, each workload
+ * runs the three cycles again on a fresh brain for every other reading of `--comma`
+ * (`literal`, `first`, `ignored`; `--comma none` skips them) and prints one table: the
+ * requests of each cycle, their ratio to the API minimum (which assumes any-of lists), and
+ * the entity actions of the first run, which must not depend on the reading.
  *
  * With `--repeat N` every workload runs N times on a fresh brain; wall and CPU times are
  * the best of N (other processes on a shared machine only ever add time), memory the
@@ -28,7 +35,12 @@
  */
 
 import { parseArgs } from "node:util";
-import { type FakeBrain, startFakeBrain } from "../demo/brain.ts";
+import {
+  COMMA_READINGS,
+  type CommaReading,
+  type FakeBrain,
+  startFakeBrain,
+} from "../demo/brain.ts";
 import { secretFileName } from "../engine/secrets.ts";
 import { InProcessVar } from "./_in_process.ts";
 import { type BrainData, type Minimum, minimumReads, WRITES_PER_ACTION } from "./_minimum.ts";
@@ -73,6 +85,10 @@ interface BenchOptions {
   readonly repeat: number;
   /** The API the fake brain speaks. */
   readonly api: BenchApiVersion;
+  /** How the fake brain reads a comma in a list filter. */
+  readonly comma: CommaReading;
+  /** Other readings to compare the cycles under, after `comma`. */
+  readonly compare: readonly CommaReading[];
 }
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -227,6 +243,7 @@ async function onePass(w: Workload, options: BenchOptions): Promise<StepResult[]
     clientSecret: CLIENT_SECRET,
     latencyMs: w.latencyMs,
     maxPageSize: 5000,
+    commaReading: options.comma,
   });
   await using dir = await makeTempDir();
   const text = policyText(brain.url, options.api);
@@ -271,7 +288,9 @@ async function onePass(w: Workload, options: BenchOptions): Promise<StepResult[]
 }
 
 async function benchWorkload(w: Workload, options: BenchOptions): Promise<StepResult[]> {
-  console.log(`\n## ${w.name}: ${describeWorkload(w)}, API v${options.api}\n`);
+  console.log(
+    `\n## ${w.name}: ${describeWorkload(w)}, API v${options.api}, comma read as ${options.comma}\n`,
+  );
   let t = performance.now();
   workloadData(w);
   console.log(`seed generated in ${seconds(performance.now() - t)} s`);
@@ -305,7 +324,38 @@ async function benchWorkload(w: Workload, options: BenchOptions): Promise<StepRe
   if (options.queries) printQueries(results);
   const first = results[0];
   if (first) printMinimum(first.minimum);
+  if (options.compare.length > 0) await compareReadings(w, options, results);
   return results;
+}
+
+/**
+ * The cycles again on a fresh brain per other comma reading: requests, ratio to the API
+ * minimum and entity actions per cycle, next to the reference reading's.
+ */
+async function compareReadings(
+  w: Workload,
+  options: BenchOptions,
+  reference: readonly StepResult[],
+): Promise<void> {
+  const rows: [CommaReading, readonly StepResult[]][] = [[options.comma, reference]];
+  for (const comma of options.compare) {
+    rows.push([comma, await onePass(w, { ...options, comma, repeat: 1 })]);
+  }
+  const steps = reference.map((r) => r.step);
+  console.log(`
+| comma read as | ${steps.map((s) => `${s}: requests (ratio)`).join(" | ")} | ${
+    steps.map((s) => `${s}: entity actions`).join(" | ")
+  } |`);
+  console.log(`|---|${steps.map(() => "---:").join("|")}|${steps.map(() => "---:").join("|")}|`);
+  for (const [comma, results] of rows) {
+    const ratio = (r: StepResult) =>
+      r.minimumTotal === 0 ? "-" : (r.total / r.minimumTotal).toFixed(2);
+    console.log(
+      `| ${comma} | ${results.map((r) => `${fmt(r.total)} (${ratio(r)})`).join(" | ")} | ${
+        results.map((r) => fmt(r.actions)).join(" | ")
+      } |`,
+    );
+  }
 }
 
 function loadAverage(): string {
@@ -335,8 +385,21 @@ async function main(): Promise<void> {
       queries: { type: "boolean" },
       repeat: { type: "string" },
       api: { type: "string" },
+      comma: { type: "string" },
     },
   });
+  const commaList = (values.comma ?? COMMA_READINGS.join(",")).split(",").filter((c) =>
+    c !== "none"
+  );
+  for (const comma of commaList) {
+    if (!COMMA_READINGS.includes(comma as CommaReading)) {
+      throw new RangeError(
+        `Cannot read a comma as "${comma}": use ${COMMA_READINGS.join(", ")} or none`,
+      );
+    }
+  }
+  const comma = (commaList[0] ?? "anyof") as CommaReading;
+  const compare = commaList.slice(1) as CommaReading[];
   const api = (values.api ?? "2.5") as BenchApiVersion;
   if (api !== "2.5" && api !== "3.4") {
     throw new RangeError(`Cannot benchmark API "${values.api}": use 2.5 or 3.4`);
@@ -370,6 +433,8 @@ async function main(): Promise<void> {
       queries: values.queries ?? false,
       repeat,
       api,
+      comma,
+      compare,
     });
   }
 }

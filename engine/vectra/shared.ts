@@ -632,10 +632,11 @@ export class SharedVectraApi implements VectraApi {
     }
     if (wanted.size === 1 || reading === "anyof") {
       try {
-        return asked(
-          (await Promise.all(chunkIds([...wanted]).map((chunk) => limit(() => query(chunk)))))
-            .flat(),
-        );
+        const items = (await Promise.all(
+          chunkIds([...wanted]).map((chunk) => limit(() => query(chunk))),
+        )).flat();
+        if (items.some((item) => !wanted.has(item.id))) this.#learn(filter, "ignored");
+        return asked(items);
       } catch (error) {
         if (!(error instanceof VectraError) || error.status !== 400) throw error;
         this.#learn(filter, "refused", error.message);
@@ -670,7 +671,13 @@ export class SharedVectraApi implements VectraApi {
     const got = new Set(items.map((item) => item.id));
     const rest = [...wanted].filter((id) => !got.has(id));
     const found = (await this.#oneByOne(resource, rest, fields, parse, limit)).flat();
-    if (found.length > 0) this.#learn(filter, items.length > 0 ? "first" : "literal");
+    const shown = found[0];
+    if (shown !== undefined) {
+      // Does the brain honour the first item? An object that exists, first in a list.
+      const other = [...wanted].find((id) => id !== shown.id)!;
+      const firstItem = await query(`${shown.id},${other}`);
+      this.#learn(filter, firstItem.some((item) => item.id === shown.id) ? "first" : "literal");
+    }
     return asked([...items, ...found]);
   }
 
@@ -782,9 +789,13 @@ export class SharedVectraApi implements VectraApi {
     const limit = pLimit(this.#options.concurrency ?? 4);
     if (hostIds.length === 1 || reading === "anyof") {
       try {
-        return dedupeById(
-          (await Promise.all(chunkIds(hostIds).map((chunk) => limit(() => query(chunk))))).flat(),
-        );
+        const items = (await Promise.all(
+          chunkIds(hostIds).map((chunk) => limit(() => query(chunk))),
+        )).flat();
+        if (items.some((d) => d.hostId === null || !wanted.has(d.hostId))) {
+          this.#learn(filter, "ignored");
+        }
+        return dedupeById(items);
       } catch (error) {
         if (!(error instanceof VectraError) || error.status !== 400) throw error;
         this.#learn(filter, "refused", error.message);
@@ -818,8 +829,12 @@ export class SharedVectraApi implements VectraApi {
     // Each chunk answered at most its first host's detections: read them all instead.
     const complete = await everyHost();
     const firsts = new Set(answers.map((a) => a.first));
-    if (complete.some((d) => d.hostId !== null && !firsts.has(d.hostId))) {
-      this.#learn(filter, items.length > 0 ? "first" : "literal");
+    const missed = complete.find((d) => d.hostId !== null && !firsts.has(d.hostId));
+    if (missed?.hostId != null) {
+      // Does the brain honour the first item? A host with detections, first in a list.
+      const other = hostIds.find((id) => id !== missed.hostId)!;
+      const firstItem = await query(`${missed.hostId},${other}`);
+      this.#learn(filter, firstItem.length > 0 ? "first" : "literal");
     }
     return complete;
   }
