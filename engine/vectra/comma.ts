@@ -45,9 +45,9 @@ const TAG_FORMS: Forms = {
 };
 
 const ID_FORMS: Forms = {
-  unknown: "each id list is checked, and the ids it may have missed are read one at a time",
+  unknown: "each id list is checked, and the ids it may have missed are read without a list",
   ignored: "one read of the whole list, kept to the ids on var's side",
-  partial: "one object per request",
+  partial: "one object per request (the whole list above 20 ids)",
 };
 
 const HOST_ID_FORMS: Forms = {

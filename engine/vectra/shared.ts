@@ -52,6 +52,12 @@ const MAX_ID_LIST_CHARS = 5000;
 /** Pages read at most for one list, whatever the server says (a runaway `next` chain). */
 const MAX_PAGES = 10_000;
 
+/**
+ * Most objects read one request each where a brain does not read `id=` lists; more are
+ * read from the whole list, kept to the ids asked for.
+ */
+const MOST_SINGLE_READS = 20;
+
 /** Re-reads of a list that changed while it was read, before the read fails. */
 const DEFAULT_LIST_REREADS = 3;
 
@@ -466,12 +472,13 @@ export class SharedVectraApi implements VectraApi {
     parse: (json: unknown) => T,
     what = `list ${resource}`,
     stop?: (item: T) => boolean,
+    keep?: (item: T) => boolean,
   ): Promise<T[]> {
     const rereads = Math.max(0, this.#options.listRereads ?? DEFAULT_LIST_REREADS);
     const fullPath = `${this.#basePath}${this.#path(`/${resource}`)}`;
     let change = "";
     for (let read = 1; read <= rereads + 1; read++) {
-      const result = await this.#readPages(resource, query, parse, what, stop);
+      const result = await this.#readPages(resource, query, parse, what, stop, keep);
       if (result.change === null) return result.items;
       change = result.change;
       if (read <= rereads) {
@@ -490,7 +497,8 @@ export class SharedVectraApi implements VectraApi {
   }
 
   /**
-   * Reads every page of a list once. Returns the items, or what changed between its pages
+   * Reads every page of a list once. Returns the items (those `keep` accepts, when given),
+   * or what changed between its pages
    * (`count` differs from page 1's, an id already read on an earlier page, or fewer or more
    * results than `count`): such a read may have missed an item, so it is never used.
    */
@@ -500,6 +508,7 @@ export class SharedVectraApi implements VectraApi {
     parse: (json: unknown) => T,
     what: string,
     stop?: (item: T) => boolean,
+    keep?: (item: T) => boolean,
   ): Promise<{ items: T[]; change: null } | { items: null; change: string }> {
     const path = `/${resource}`;
     const fullPath = `${this.#basePath}${this.#path(path)}`;
@@ -555,7 +564,7 @@ export class SharedVectraApi implements VectraApi {
           throw this.#wrap(error, "GET", fullPath, what);
         }
         if (stop?.(item)) return { items, change: null };
-        items.push(item);
+        if (keep === undefined || keep(item)) items.push(item);
       }
       const next = envelope.next;
       if (!next) {
@@ -602,11 +611,12 @@ export class SharedVectraApi implements VectraApi {
    * Objects by id, whatever the brain makes of a comma in `id=` (see `comma.ts`):
    * - proven any-of: id lists in chunks;
    * - proven ignored: one read of the whole list, kept to the ids asked for;
-   * - proven otherwise (first item, literal, refused with 400): one object at a time;
+   * - proven otherwise (first item, literal, refused with 400): one object at a time, or
+   *   the whole list kept to the ids when there are more than 20;
    * - not yet known: each chunk is sent with its first id repeated at the end, so that a
    *   brain honouring one end of the list answers that id alone. An answer with another id
    *   asked for proves any-of; one with an id not asked for proves the filter ignored; any
-   *   other answer is completed one object at a time, which also shows whether it missed
+   *   other answer is completed without a list, which also shows whether it missed
    *   something.
    */
   async #byIds<T extends { id: number }>(
@@ -623,41 +633,46 @@ export class SharedVectraApi implements VectraApi {
     const query = (value: string) =>
       this.#list(resource, { id: value, ...this.#fieldsQuery(fields) }, parse, what);
     const asked = (items: readonly T[]) => dedupeById(items).filter((item) => wanted.has(item.id));
+    const readAll = (only: ReadonlySet<number>) =>
+      this.#list(
+        resource,
+        this.#fieldsQuery(fields),
+        parse,
+        what,
+        undefined,
+        (x) => only.has(x.id),
+      );
+    // Without id lists: one request per object, or the whole list kept to the ids when that
+    // is likely fewer requests (a page holds 5,000 objects).
+    const readSingly = async (only: readonly number[]) =>
+      only.length > MOST_SINGLE_READS
+        ? await readAll(new Set(only))
+        : (await this.#oneByOne(resource, only, fields, parse, limit)).flat();
     const reading = this.#readings.get(filter);
-    if (reading === "ignored") {
-      return asked(await this.#list(resource, this.#fieldsQuery(fields), parse, what));
-    }
-    if (reading !== undefined && reading !== "anyof") {
-      return asked((await this.#oneByOne(resource, [...wanted], fields, parse, limit)).flat());
-    }
+    if (reading === "ignored") return asked(await readAll(wanted));
+    const oneByOne = async () => asked(await readSingly([...wanted]));
+    if (reading !== undefined && reading !== "anyof") return await oneByOne();
     if (wanted.size === 1 || reading === "anyof") {
-      try {
-        const items = (await Promise.all(
-          chunkIds([...wanted]).map((chunk) => limit(() => query(chunk))),
-        )).flat();
-        if (items.some((item) => !wanted.has(item.id))) this.#learn(filter, "ignored");
-        return asked(items);
-      } catch (error) {
-        if (!(error instanceof VectraError) || error.status !== 400) throw error;
-        this.#learn(filter, "refused", error.message);
-        return asked((await this.#oneByOne(resource, [...wanted], fields, parse, limit)).flat());
-      }
+      const items = await this.#unlessRefused(
+        filter,
+        async () =>
+          (await Promise.all(chunkIds([...wanted]).map((chunk) => limit(() => query(chunk)))))
+            .flat(),
+      );
+      if (items === null) return await oneByOne();
+      if (items.some((item) => !wanted.has(item.id))) this.#learn(filter, "ignored");
+      return asked(items);
     }
-    let answers: { chunk: number[]; items: T[] }[];
-    try {
-      answers = await Promise.all(
+    const answers = await this.#unlessRefused(filter, () =>
+      Promise.all(
         chunkIds([...wanted]).map((text) =>
           limit(async () => {
             const chunk = text.split(",").map(Number);
             return { chunk, items: await query(`${text},${chunk[0]}`) };
           })
         ),
-      );
-    } catch (error) {
-      if (!(error instanceof VectraError) || error.status !== 400) throw error;
-      this.#learn(filter, "refused", error.message);
-      return asked((await this.#oneByOne(resource, [...wanted], fields, parse, limit)).flat());
-    }
+      ));
+    if (answers === null) return await oneByOne();
     const items = answers.flatMap((a) => a.items);
     if (items.some((item) => !wanted.has(item.id))) {
       this.#learn(filter, "ignored");
@@ -667,10 +682,9 @@ export class SharedVectraApi implements VectraApi {
       this.#learn(filter, "anyof");
       return asked(items);
     }
-    // Each chunk answered at most its first id: read the others one at a time.
+    // Each chunk answered at most its first id: read the others without a list.
     const got = new Set(items.map((item) => item.id));
-    const rest = [...wanted].filter((id) => !got.has(id));
-    const found = (await this.#oneByOne(resource, rest, fields, parse, limit)).flat();
+    const found = await readSingly([...wanted].filter((id) => !got.has(id)));
     const shown = found[0];
     if (shown !== undefined) {
       // Does the brain honour the first item? An object that exists, first in a list.
@@ -732,14 +746,11 @@ export class SharedVectraApi implements VectraApi {
     if (combinedIsComplete(reading)) return await query(distinct.join(","));
     if (reading !== undefined) return dedupeById((await this.#eachValue(distinct, query)).flat());
     const absent = absentTag();
-    let framed: T[];
-    try {
-      framed = await query([absent, ...distinct, absent].join(","));
-    } catch (error) {
-      if (!(error instanceof VectraError) || error.status !== 400) throw error;
-      this.#learn(filter, "refused", error.message);
-      return dedupeById((await this.#eachValue(distinct, query)).flat());
-    }
+    const framed = await this.#unlessRefused(
+      filter,
+      () => query([absent, ...distinct, absent].join(",")),
+    );
+    if (framed === null) return dedupeById((await this.#eachValue(distinct, query)).flat());
     const needles = distinct.map((tag) => tag.toLowerCase());
     const unrelated = (item: T) =>
       !item.tags.some((tag) => needles.some((needle) => tag.toLowerCase().includes(needle)));
@@ -780,43 +791,41 @@ export class SharedVectraApi implements VectraApi {
     const filter: ListFilter = "host_id on /detections";
     const wanted = new Set(hostIds);
     const query = (value: string) => this.#list("detections", { ...base, host_id: value }, parse);
-    const everyHost = async () =>
-      (await this.#list("detections", base, parse)).filter((d) =>
-        d.hostId !== null && wanted.has(d.hostId)
+    // Only the detections of the hosts are kept while the pages are read.
+    const everyHost = () =>
+      this.#list(
+        "detections",
+        base,
+        parse,
+        "list detections",
+        undefined,
+        (d) => d.hostId !== null && wanted.has(d.hostId),
       );
     const reading = this.#readings.get(filter);
     if (reading !== undefined && reading !== "anyof") return await everyHost();
     const limit = pLimit(this.#options.concurrency ?? 4);
     if (hostIds.length === 1 || reading === "anyof") {
-      try {
-        const items = (await Promise.all(
-          chunkIds(hostIds).map((chunk) => limit(() => query(chunk))),
-        )).flat();
-        if (items.some((d) => d.hostId === null || !wanted.has(d.hostId))) {
-          this.#learn(filter, "ignored");
-        }
-        return dedupeById(items);
-      } catch (error) {
-        if (!(error instanceof VectraError) || error.status !== 400) throw error;
-        this.#learn(filter, "refused", error.message);
-        return await everyHost();
+      const items = await this.#unlessRefused(
+        filter,
+        async () =>
+          (await Promise.all(chunkIds(hostIds).map((chunk) => limit(() => query(chunk))))).flat(),
+      );
+      if (items === null) return await everyHost();
+      if (items.some((d) => d.hostId === null || !wanted.has(d.hostId))) {
+        this.#learn(filter, "ignored");
       }
+      return dedupeById(items);
     }
-    let answers: { first: number; items: Detection[] }[];
-    try {
-      answers = await Promise.all(
+    const answers = await this.#unlessRefused(filter, () =>
+      Promise.all(
         chunkIds(hostIds).map((text) =>
           limit(async () => {
             const first = Number(text.split(",")[0]);
             return { first, items: await query(`${text},${first}`) };
           })
         ),
-      );
-    } catch (error) {
-      if (!(error instanceof VectraError) || error.status !== 400) throw error;
-      this.#learn(filter, "refused", error.message);
-      return await everyHost();
-    }
+      ));
+    if (answers === null) return await everyHost();
     const items = answers.flatMap((a) => a.items);
     if (items.some((d) => d.hostId === null || !wanted.has(d.hostId))) {
       this.#learn(filter, "ignored");
@@ -837,6 +846,20 @@ export class SharedVectraApi implements VectraApi {
       this.#learn(filter, firstItem.length > 0 ? "first" : "literal");
     }
     return complete;
+  }
+
+  /**
+   * The answer of `attempt`, or null when the brain refused a list filter with 400: the
+   * filter is then recorded as refused, and the caller falls back to single values.
+   */
+  async #unlessRefused<R>(filter: ListFilter, attempt: () => Promise<R>): Promise<R | null> {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof VectraError) || error.status !== 400) throw error;
+      this.#learn(filter, "refused", error.message);
+      return null;
+    }
   }
 
   /** One query per value, bounded; results in the order of `values`. */

@@ -94,3 +94,22 @@ Deno.test("a brain that refuses a tag list with 400 is asked one tag at a time, 
     h.logs.some((line) => /does not read a comma in tags on \/hosts.*Invalid tag list/.test(line)),
   );
 });
+
+Deno.test("more than 20 objects are read from the whole list where id lists are not read", async () => {
+  const builder = seed();
+  for (let id = 1; id <= 60; id++) builder.host({ id, name: `h${id}` });
+  await using h = await startHarness({ apiVersion: "2.5", seed: builder, commaReading: "first" });
+  const wanted = Array.from({ length: 30 }, (_, i) => 2 * i + 1).concat([999]);
+  for (let pass = 1; pass <= 2; pass++) {
+    h.brain.clearRequests();
+    const hosts = await h.api.hostsByIds(wanted);
+    assert.deepEqual(hosts.map((x) => x.id).sort((a, b) => a - b), wanted.slice(0, 30));
+    const counts = h.brain.requestCounts();
+    assert.equal(counts.get("GET /hosts/{id}") ?? 0, 0, JSON.stringify([...counts]));
+    const whole = h.brain.requests.filter((r) =>
+      r.endpoint === "GET /hosts" && !new URLSearchParams(r.query).has("id")
+    );
+    assert.equal(whole.length, 1, `pass ${pass}: one read of the whole list`);
+  }
+  assert.match(h.api.takeListReadingReport?.() ?? "", /id on \/hosts: first item only/);
+});
