@@ -52,9 +52,9 @@ const ID_FORMS: Forms = {
 
 const HOST_ID_FORMS: Forms = {
   unknown: "each host list is checked, and when it proves nothing the detections are read " +
-    "without host_id",
+    "without a list",
   ignored: "one read without host_id, kept to the hosts on var's side",
-  partial: "one read without host_id, kept to the hosts on var's side",
+  partial: "one query per host (above 20 hosts one read without host_id, kept to the hosts)",
 };
 
 /** Every filter, in the order a report lists them, with the query forms var uses. */

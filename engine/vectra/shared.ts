@@ -775,13 +775,14 @@ export class SharedVectraApi implements VectraApi {
    * The detections of the hosts `hostIds` (and the filters of `base`), whatever the brain
    * makes of a comma in `host_id=` (see `comma.ts`); the caller re-checks the host:
    * - proven any-of: host id lists in chunks;
-   * - proven otherwise (ignored, first item, literal, refused with 400): one read of the
-   *   list without `host_id`, kept to the hosts on var's side;
+   * - proven ignored: one read of the list without `host_id`, kept to the hosts;
+   * - proven otherwise (first item, literal, refused with 400): one query per host, or
+   *   the list without `host_id` kept to the hosts when there are more than 20;
    * - not yet known: each chunk is sent with its first host repeated at the end, so that a
    *   brain honouring one end of the list answers that host's detections alone. A
    *   detection of another host asked for proves any-of; one of a host not asked for
-   *   proves the filter ignored; any other answer is checked against the list without
-   *   `host_id`, which is complete and also shows whether the lists missed something.
+   *   proves the filter ignored; any other answer is checked against a read without a
+   *   list, which is complete and also shows whether the lists missed something.
    */
   async #detectionsOfHosts(
     hostIds: readonly number[],
@@ -801,8 +802,15 @@ export class SharedVectraApi implements VectraApi {
         undefined,
         (d) => d.hostId !== null && wanted.has(d.hostId),
       );
+    // Without host lists: one query per host (no comma), or the list without `host_id` when
+    // that is likely fewer requests.
+    const withoutList = async () =>
+      hostIds.length > MOST_SINGLE_READS
+        ? await everyHost()
+        : dedupeById((await this.#eachValue(hostIds.map(String), query)).flat());
     const reading = this.#readings.get(filter);
-    if (reading !== undefined && reading !== "anyof") return await everyHost();
+    if (reading === "ignored") return await everyHost();
+    if (reading !== undefined && reading !== "anyof") return await withoutList();
     const limit = pLimit(this.#options.concurrency ?? 4);
     if (hostIds.length === 1 || reading === "anyof") {
       const items = await this.#unlessRefused(
@@ -810,7 +818,7 @@ export class SharedVectraApi implements VectraApi {
         async () =>
           (await Promise.all(chunkIds(hostIds).map((chunk) => limit(() => query(chunk))))).flat(),
       );
-      if (items === null) return await everyHost();
+      if (items === null) return await withoutList();
       if (items.some((d) => d.hostId === null || !wanted.has(d.hostId))) {
         this.#learn(filter, "ignored");
       }
@@ -825,7 +833,7 @@ export class SharedVectraApi implements VectraApi {
           })
         ),
       ));
-    if (answers === null) return await everyHost();
+    if (answers === null) return await withoutList();
     const items = answers.flatMap((a) => a.items);
     if (items.some((d) => d.hostId === null || !wanted.has(d.hostId))) {
       this.#learn(filter, "ignored");
@@ -835,8 +843,8 @@ export class SharedVectraApi implements VectraApi {
       this.#learn(filter, "anyof");
       return dedupeById(items);
     }
-    // Each chunk answered at most its first host's detections: read them all instead.
-    const complete = await everyHost();
+    // Each chunk answered at most its first host's detections: read them without a list.
+    const complete = await withoutList();
     const firsts = new Set(answers.map((a) => a.first));
     const missed = complete.find((d) => d.hostId !== null && !firsts.has(d.hostId));
     if (missed?.hostId != null) {
