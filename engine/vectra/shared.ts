@@ -614,10 +614,10 @@ export class SharedVectraApi implements VectraApi {
    * - proven otherwise (first item, literal, refused with 400): one object at a time, or
    *   the whole list kept to the ids when there are more than 20;
    * - not yet known: each chunk is sent with its first id repeated at the end, so that a
-   *   brain honouring one end of the list answers that id alone. An answer with another id
-   *   asked for proves any-of; one with an id not asked for proves the filter ignored; any
-   *   other answer is completed without a list, which also shows whether it missed
-   *   something.
+   *   brain honouring one end of the list answers that id alone. An answer with two ids
+   *   proves any-of (no brain honouring one item answers that); one with an id not asked
+   *   for proves the filter ignored; any other answer is completed without a list, which
+   *   also shows whether it missed something.
    */
   async #byIds<T extends { id: number }>(
     resource: "hosts" | "accounts",
@@ -678,11 +678,12 @@ export class SharedVectraApi implements VectraApi {
       this.#learn(filter, "ignored");
       return asked(items);
     }
-    if (answers.some((a) => a.items.some((item) => item.id !== a.chunk[0]))) {
+    // Two ids in one answer: no brain honouring a single item of the list answers that.
+    if (answers.some((a) => new Set(a.items.map((item) => item.id)).size >= 2)) {
       this.#learn(filter, "anyof");
       return asked(items);
     }
-    // Each chunk answered at most its first id: read the others without a list.
+    // Each chunk answered at most one id: read the others without a list.
     const got = new Set(items.map((item) => item.id));
     const found = await readSingly([...wanted].filter((id) => !got.has(id)));
     const shown = found[0];
@@ -779,8 +780,8 @@ export class SharedVectraApi implements VectraApi {
    * - proven otherwise (first item, literal, refused with 400): one query per host, or
    *   the list without `host_id` kept to the hosts when there are more than 20;
    * - not yet known: each chunk is sent with its first host repeated at the end, so that a
-   *   brain honouring one end of the list answers that host's detections alone. A
-   *   detection of another host asked for proves any-of; one of a host not asked for
+   *   brain honouring one end of the list answers that host's detections alone. An answer
+   *   with the detections of two hosts proves any-of; one with a host not asked for
    *   proves the filter ignored; any other answer is checked against a read without a
    *   list, which is complete and also shows whether the lists missed something.
    */
@@ -829,7 +830,7 @@ export class SharedVectraApi implements VectraApi {
         chunkIds(hostIds).map((text) =>
           limit(async () => {
             const first = Number(text.split(",")[0]);
-            return { first, items: await query(`${text},${first}`) };
+            return { items: await query(`${text},${first}`) };
           })
         ),
       ));
@@ -839,14 +840,15 @@ export class SharedVectraApi implements VectraApi {
       this.#learn(filter, "ignored");
       return dedupeById(items);
     }
-    if (answers.some((a) => a.items.some((d) => d.hostId !== a.first))) {
+    // Two hosts in one answer: no brain honouring a single item of the list answers that.
+    if (answers.some((a) => new Set(a.items.map((d) => d.hostId)).size >= 2)) {
       this.#learn(filter, "anyof");
       return dedupeById(items);
     }
-    // Each chunk answered at most its first host's detections: read them without a list.
+    // Each chunk answered at most one host's detections: read them without a list.
     const complete = await withoutList();
-    const firsts = new Set(answers.map((a) => a.first));
-    const missed = complete.find((d) => d.hostId !== null && !firsts.has(d.hostId));
+    const answered = new Set(items.map((d) => d.id));
+    const missed = complete.find((d) => d.hostId !== null && !answered.has(d.id));
     if (missed?.hostId != null) {
       // Does the brain honour the first item? A host with detections, first in a list.
       const other = hostIds.find((id) => id !== missed.hostId)!;
