@@ -207,6 +207,7 @@ export async function runCycle(
             result,
             skippedKinds,
             blockedCounts: blockedCounts(p, report.records),
+            refusedCounts: refusedCounts(p),
             limitsTripped,
             startedAt: brainStarted,
             durationMs: clock().getTime() - brainStarted.getTime(),
@@ -224,6 +225,7 @@ export async function runCycle(
             result: "failed",
             skippedKinds: KINDS.map((kind) => ({ kind, error: text })),
             blockedCounts: { host: 0, account: 0, detection: 0 },
+            refusedCounts: { host: 0, account: 0, detection: 0 },
             limitsTripped: [],
             startedAt: brainStarted,
             durationMs: clock().getTime() - brainStarted.getTime(),
@@ -272,6 +274,15 @@ export async function runCycle(
     durationMs,
     plans: plans.filter((p): p is Plan => p !== null && p !== undefined),
   };
+}
+
+/** Entities per kind the plan refused to block because their own data is unsafe. */
+function refusedCounts(p: Plan): Record<Kind, number> {
+  const counts: Record<Kind, number> = { host: 0, account: 0, detection: 0 };
+  for (const kind of KINDS) {
+    counts[kind] = p[kind].skipped.filter((s) => s.refusal !== undefined).length;
+  }
+  return counts;
 }
 
 /** Logs a message of the decide step at its category's level, with the brain. */

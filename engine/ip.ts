@@ -255,20 +255,92 @@ export const INTERNAL_RANGES: readonly { readonly cidr: string; readonly label: 
   { cidr: "ff00::/8", label: "multicast" },
 ];
 
-const RANGES: readonly InternalRange[] = INTERNAL_RANGES.map(({ cidr, label }) => {
-  const parsed = parseIpOrNetwork(cidr);
-  if (!parsed.ok) throw new Error(`Cannot build the internal address table: ${parsed.reason}`);
-  const address = parseAddress(parsed.value.address);
-  if (address === null) throw new Error(`Cannot build the internal address table: "${cidr}"`);
-  return { version: address.version, network: address.value, prefix: parsed.value.prefix, label };
-});
+/**
+ * Addresses no single host has, which var never blocks as a host or a destination: the
+ * unspecified address, "this network", broadcast, loopback, multicast and reserved ranges.
+ * The most specific row comes first. IPv4-mapped IPv6 addresses are judged by the embedded
+ * IPv4 address.
+ */
+export const NOT_HOST_RANGES: readonly { readonly cidr: string; readonly label: string }[] = [
+  { cidr: "0.0.0.0/32", label: "the unspecified address" },
+  { cidr: "0.0.0.0/8", label: "in 0.0.0.0/8 (this network)" },
+  { cidr: "127.0.0.0/8", label: "a loopback address" },
+  { cidr: "224.0.0.0/4", label: "a multicast address" },
+  { cidr: "255.255.255.255/32", label: "the broadcast address" },
+  { cidr: "240.0.0.0/4", label: "a reserved address" },
+  { cidr: "::/128", label: "the unspecified address" },
+  { cidr: "::1/128", label: "a loopback address" },
+  { cidr: "ff00::/8", label: "a multicast address" },
+];
 
-/** True when `value` of `version` falls in one of the internal ranges. */
-function inInternalRange(version: 4 | 6, value: bigint): boolean {
+/** Parses a table of CIDR rows once, at start-up. */
+function rangeTable(
+  table: readonly { readonly cidr: string; readonly label: string }[],
+): readonly InternalRange[] {
+  return table.map(({ cidr, label }) => {
+    const parsed = parseIpOrNetwork(cidr);
+    if (!parsed.ok) throw new Error(`Cannot build an address table: ${parsed.reason}`);
+    const address = parseAddress(parsed.value.address);
+    if (address === null) throw new Error(`Cannot build an address table: "${cidr}"`);
+    return {
+      version: address.version,
+      network: address.value,
+      prefix: parsed.value.prefix,
+      label,
+    };
+  });
+}
+
+const RANGES: readonly InternalRange[] = rangeTable(INTERNAL_RANGES);
+const NOT_HOST: readonly InternalRange[] = rangeTable(NOT_HOST_RANGES);
+
+/** The first range of `table` that holds the address, judging IPv4-mapped IPv6 as IPv4. */
+function rangeOf(table: readonly InternalRange[], address: RawAddress): InternalRange | undefined {
+  const mapped = address.version === 6 && address.value >> 32n === 0xffffn;
+  const version = mapped ? 4 : address.version;
+  const value = mapped ? address.value & 0xffffffffn : address.value;
   const bits = version === 4 ? V4_BITS : V6_BITS;
-  return RANGES.some((range) =>
+  return table.find((range) =>
     range.version === version && (value & maskOf(range.prefix, bits)) === range.network
   );
+}
+
+/** One address var may block as a single host, or why it may not. */
+export type HostAddress =
+  | { readonly ok: true; readonly address: string }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * Checks that `text` is one single IPv4 or IPv6 address that a host can have, as blocking
+ * a host or a destination needs: not missing or empty, not text, not a network (`/32` and
+ * `/128` are one address), not an address of {@linkcode NOT_HOST_RANGES}. The reason
+ * names the value as given, e.g. `address 0.0.0.0/0 is not a single host address`.
+ *
+ * @example
+ * ```ts
+ * singleHostAddress("10.1.2.3"); // { ok: true, address: "10.1.2.3" }
+ * singleHostAddress("10.0.0.0/8"); // { ok: false, reason: "address 10.0.0.0/8 is not a single host address" }
+ * ```
+ */
+export function singleHostAddress(text: string | null | undefined): HostAddress {
+  if (text === null || text === undefined) return { ok: false, reason: "no address is known" };
+  const trimmed = text.trim();
+  if (trimmed === "") return { ok: false, reason: "the address is empty" };
+  const shown = JSON.stringify(trimmed).slice(1, -1);
+  const parsed = parseIpOrNetwork(trimmed);
+  const networkLike = /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(trimmed);
+  if (!parsed.ok && !networkLike) {
+    return { ok: false, reason: `address "${shown}" is not an IPv4 or IPv6 address` };
+  }
+  if (!parsed.ok || parsed.value.isNetwork) {
+    return { ok: false, reason: `address ${trimmed} is not a single host address` };
+  }
+  const address = parseAddress(parsed.value.address);
+  const range = address === null ? undefined : rangeOf(NOT_HOST, address);
+  if (range !== undefined) {
+    return { ok: false, reason: `address ${shown} is ${range.label}, not a host address` };
+  }
+  return { ok: true, address: parsed.value.address };
 }
 
 /**
@@ -278,9 +350,41 @@ function inInternalRange(version: 4 | 6, value: bigint): boolean {
  */
 export function isInternalAddress(ip: string): boolean {
   const address = parseAddress(ip.trim());
-  if (address === null) return false;
-  if (address.version === 6 && address.value >> 32n === 0xffffn) {
-    return inInternalRange(4, address.value & 0xffffffffn);
+  return address !== null && rangeOf(RANGES, address) !== undefined;
+}
+
+/** The broadest network var blocks, per IP version (a prefix length). */
+export const BROADEST_PREFIX: Readonly<Record<4 | 6, number>> = { 4: 8, 6: 16 };
+
+/**
+ * Parses a destination var may block, as the static list allows: one single host address
+ * ({@linkcode singleHostAddress}), or a CIDR network without host bits set that is no
+ * broader than `/8` (IPv4) or `/16` (IPv6) and does not start in a range no host has. So
+ * `0.0.0.0/0`, `::/0` and `224.0.0.0/4` are refused, each with the reason.
+ */
+export function parseBlockableEntry(text: string): ParsedIpOrNetwork {
+  const parsed = parseIpOrNetwork(text);
+  if (!parsed.ok) return parsed;
+  const { value } = parsed;
+  if (!value.isNetwork) {
+    const single = singleHostAddress(value.address);
+    return single.ok ? parsed : { ok: false, reason: single.reason };
   }
-  return inInternalRange(address.version, address.value);
+  const broadest = BROADEST_PREFIX[value.version];
+  if (value.prefix < broadest) {
+    return {
+      ok: false,
+      reason:
+        `network ${value.entry} is broader than /${broadest}; var blocks no network that large`,
+    };
+  }
+  const base = parseAddress(value.address);
+  const range = base === null ? undefined : rangeOf(NOT_HOST, base);
+  if (range !== undefined) {
+    return {
+      ok: false,
+      reason: `network ${value.entry} starts at ${value.address}, ${range.label}`,
+    };
+  }
+  return parsed;
 }

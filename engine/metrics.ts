@@ -231,6 +231,13 @@ export class ServiceMetrics implements RequestCounter {
     "Blast-radius limits that stopped actions, by brain.",
     ["brain"],
   );
+  /** Entities refused because their own data is unsafe to block. */
+  readonly refused: Counter = this.registry.counter(
+    "var_refused_entities_total",
+    "Entities that matched the policy but were not blocked because their own data is unsafe " +
+      "(a host address that is not one single host address), by brain and kind, per cycle.",
+    ["brain", "kind"],
+  );
   /** Whether the last cycle acted. */
   readonly acted: Gauge = this.registry.gauge(
     "var_last_cycle_acted",
@@ -260,6 +267,10 @@ export class ServiceMetrics implements RequestCounter {
         this.lastSuccess.set(labels, (brain.startedAt.getTime() + brain.durationMs) / 1000);
       }
       this.limitTrips.inc(labels, brain.limitsTripped.length);
+      for (const kind of KINDS) {
+        const refused = brain.refusedCounts[kind];
+        if (refused > 0) this.refused.inc({ brain: brain.brain, kind }, refused);
+      }
     }
     for (const action of report.actions) {
       this.actions.inc({

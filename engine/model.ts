@@ -9,7 +9,7 @@
  */
 
 import { z } from "zod";
-import { isInternalAddress, normalizeIp } from "./ip.ts";
+import { isInternalAddress, singleHostAddress } from "./ip.ts";
 import { splitTags } from "./state_tags.ts";
 import type { ApiVersion } from "./vectra/api.ts";
 
@@ -115,8 +115,14 @@ export interface Detection extends EntityBase {
   readonly detectionType: string;
   /** `src_ip`, or null. */
   readonly src: string | null;
-  /** Distinct public destination IPs from `summary.dst_ips`. */
+  /** Distinct public destination IPs from `summary.dst_ips`, normalised. */
   readonly dstIps: readonly string[];
+  /**
+   * Why each entry of `summary.dst_ips` that is not one single host address was refused
+   * (`address 0.0.0.0/0 is not a single host address`); internal addresses are left out
+   * without a reason (decisions.md #1).
+   */
+  readonly refusedDstIps: readonly string[];
   /** Distinct `summary.target_domains`. */
   readonly dstDomains: readonly string[];
   /** `active`, `inactive` or `fixed`. */
@@ -537,16 +543,20 @@ export function parseAccount(
   };
 }
 
-/** Distinct public destination IPs of a detection summary, normalised. */
-function publicIps(value: unknown): string[] {
-  if (!Array.isArray(value)) return [];
+/**
+ * The distinct public destination IPs of a detection summary, normalised, and why each
+ * entry that is not one single host address was refused (internal ones are dropped).
+ */
+function destinations(value: unknown): { ips: string[]; refused: string[] } {
+  if (!Array.isArray(value)) return { ips: [], refused: [] };
   const ips: string[] = [];
+  const refused: string[] = [];
   for (const entry of value) {
-    if (typeof entry !== "string") continue;
-    const ip = normalizeIp(entry);
-    if (ip !== null && !isInternalAddress(ip)) ips.push(ip);
+    const checked = singleHostAddress(typeof entry === "string" ? entry : JSON.stringify(entry));
+    if (!checked.ok) refused.push(`destination ${checked.reason}`);
+    else if (!isInternalAddress(checked.address)) ips.push(checked.address);
   }
-  return distinct(ips);
+  return { ips: distinct(ips), refused: distinct(refused) };
 }
 
 /** Parses a detection object of `GET /detections` (engine.md §2.3), v2.5 and v3.4 alike. */
@@ -562,6 +572,7 @@ export function parseDetection(
     ? firstOf(data.category, data.detection_category)
     : firstOf(data.detection_category, data.category);
   const domains = data.summary?.target_domains;
+  const dst = destinations(data.summary?.dst_ips);
   return {
     kind: "detection",
     ...base("detection", id, detectionType, data.tags, data.note),
@@ -570,7 +581,8 @@ export function parseDetection(
     category: category ?? "",
     detectionType,
     src: data.src_ip || null,
-    dstIps: publicIps(data.summary?.dst_ips),
+    dstIps: dst.ips,
+    refusedDstIps: dst.refused,
     dstDomains: Array.isArray(domains)
       ? distinct(domains.filter((domain): domain is string => typeof domain === "string"))
       : [],

@@ -19,6 +19,7 @@ import type {
 } from "./snapshot.ts";
 import { parsePendingTag } from "./state_tags.ts";
 import { isRoutedTo, routingOf } from "./routing.ts";
+import { singleHostAddress } from "./ip.ts";
 
 /** What the plan needs to know about a configured client. */
 export interface PlanClient {
@@ -81,6 +82,11 @@ export interface PlanEntry {
 export interface SkippedEntity {
   readonly entity: Entity;
   readonly reasons: readonly string[];
+  /**
+   * Set when the entity's own data makes it unsafe to block (a host address that is not
+   * one single host address, a detection with no destination that is): the reason.
+   */
+  readonly refusal?: string;
 }
 
 /** The plan for one kind. */
@@ -194,6 +200,22 @@ interface KindInput {
   readonly blockTag: string | null;
   readonly unblockTag: string | null;
   readonly groom: boolean;
+  /** Why an entity must not be blocked whatever the policy says, or null. */
+  readonly refusal: (entity: Entity) => string | null;
+}
+
+/** A host without one single usable address is never blocked (nor groomed). */
+function hostRefusal(entity: Entity): string | null {
+  if (entity.kind !== "host") return null;
+  const address = singleHostAddress(entity.ip);
+  return address.ok ? null : address.reason;
+}
+
+/** A detection whose destinations were all refused is never blocked. */
+function detectionRefusal(entity: Entity): string | null {
+  if (entity.kind !== "detection") return null;
+  if (entity.dstIps.length > 0 || entity.refusedDstIps.length === 0) return null;
+  return entity.refusedDstIps.join("; ");
 }
 
 /** Mutable step while planning. */
@@ -363,6 +385,7 @@ function entityInput<E extends Host | Account>(
     blockTag: policy.blockTag,
     unblockTag: policy.unblockTag,
     groom,
+    refusal: hostRefusal,
   };
 }
 
@@ -410,6 +433,7 @@ function detectionInput(s: DetectionSnapshot, config: PlanConfig): KindInput {
     blockTag: policy.blockTag,
     unblockTag: policy.unblockTag,
     groom: false,
+    refusal: detectionRefusal,
   };
 }
 
@@ -451,6 +475,12 @@ function decide(input: KindInput, context: Context): KindPlan {
       skipped.push({ entity, reasons: [...match.reasons, `unblock tag ${input.unblockTag}`] });
       continue;
     }
+    const refusal = input.refusal(entity);
+    if (refusal !== null) {
+      skipped.push({ entity, reasons: [...match.reasons, refusal], refusal });
+      messages.push({ category: "Warning", text: `Not blocking ${label(entity)}: ${refusal}` });
+      continue;
+    }
     const routing = routingOf(entity.keptTags);
     for (const tag of routing.malformed) {
       messages.push({
@@ -478,7 +508,9 @@ function decide(input: KindInput, context: Context): KindPlan {
     blockEntries.set(id, {
       entity,
       operation: "block",
-      reasons: [...match.reasons],
+      reasons: entity.kind === "detection"
+        ? [...match.reasons, ...entity.refusedDstIps]
+        : [...match.reasons],
       steps: missing.map((c) => step(c, "block", [], null)),
       removeTag: null,
     });
@@ -565,7 +597,7 @@ function decide(input: KindInput, context: Context): KindPlan {
   // TO_GROOM = B \ W \ TO_UNBLOCK (hosts, --groom).
   if (input.groom) {
     for (const [id, entity] of blocked) {
-      if (unblockEntries.has(id) || noBlock.has(id)) continue;
+      if (unblockEntries.has(id) || noBlock.has(id) || input.refusal(entity) !== null) continue;
       const routing = routingOf(entity.keptTags);
       const steps = clients
         .filter((c) => c.supports.has("groomHost") && isRoutedTo(routing, c.routingKey))

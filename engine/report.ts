@@ -55,6 +55,11 @@ export interface BrainReport {
   readonly skippedKinds: readonly { readonly kind: Kind; readonly error: string }[];
   /** Entities currently blocked per kind after the cycle (for metrics). */
   readonly blockedCounts: Readonly<Record<Kind, number>>;
+  /**
+   * Entities per kind that matched the policy but were refused because their own data is
+   * unsafe to block (a host address that is not one single host address).
+   */
+  readonly refusedCounts: Readonly<Record<Kind, number>>;
   /** Blast-radius limits that tripped, as messages. */
   readonly limitsTripped: readonly string[];
   readonly startedAt: Date;

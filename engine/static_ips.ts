@@ -10,7 +10,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { ResponseClient, StaticIpOutcome } from "../clients/interface.ts";
 import type { ActionOutcome, ActionRecord, Category } from "./report.ts";
-import { parseIpOrNetwork } from "./ip.ts";
+import { parseBlockableEntry, parseIpOrNetwork } from "./ip.ts";
 
 /** A line of the file that is not an entry. */
 export interface StaticIpProblem {
@@ -30,7 +30,9 @@ export interface StaticIpList {
 /**
  * Parses the static list: one address or CIDR network per line, both ends trimmed;
  * blank lines and `#` comments allowed; networks with host bits set refused with the
- * corrected form (decisions #6); duplicates merged.
+ * corrected form (decisions #6); addresses no host has, networks broader than `/8` or
+ * `/16` (so never `0.0.0.0/0` or `::/0`) refused with the reason (`parseBlockableEntry`);
+ * duplicates merged.
  */
 export function parseStaticIps(text: string): StaticIpList {
   const entries = new Map<string, number>();
@@ -39,7 +41,7 @@ export function parseStaticIps(text: string): StaticIpList {
   lines.forEach((raw, index) => {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) return;
-    const parsed = parseIpOrNetwork(line);
+    const parsed = parseBlockableEntry(line);
     if (!parsed.ok) {
       problems.push({ line: index + 1, text: line, reason: parsed.reason });
       return;

@@ -113,6 +113,7 @@ export function sampleDetection(fields: SampleDetectionFields = {}): Detection {
     src: "10.1.2.3",
     dstIps: ["198.51.100.7", "203.0.113.9"],
     dstDomains: [],
+    refusedDstIps: [],
     state: "active",
     threat: 60,
     certainty: 70,

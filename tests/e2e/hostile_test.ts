@@ -372,7 +372,7 @@ Deno.test("var run handles hostile host names, IPv6, a missing and a bad IP each
   await using world = await startWorld({ seed: hostileSeed() });
   await withTranscript(world, async () => {
     const run = await world.run();
-    assert.equal(run.code, 2, "the bad IP fails its own action only");
+    assert.equal(run.code, 0, "a host without a usable address is refused, not failed");
     for (const [i, name] of HOSTILE_NAMES.entries()) {
       assert.deepEqual(
         [...world.brain.tags("host", name)].sort(),
@@ -392,7 +392,14 @@ Deno.test("var run handles hostile host names, IPv6, a missing and a bad IP each
     assert.deepEqual(world.brain.tags("host", "bad-ip-pc"), [BLOCK_TAG], "no state for the bad IP");
     assert.deepEqual(world.brain.tags("host", "no-ip-pc"), [BLOCK_TAG], "no state without an IP");
     const failed = run.lines.filter((l) => l.outcome === "failed" && l.category !== undefined);
-    assert.deepEqual(failed.map((l) => l.entityName), ["bad-ip-pc"], "one failed action");
+    assert.deepEqual(failed, [], "no failed action");
+    const refusals = run.lines.map((l) => String(l.message ?? ""))
+      .filter((m) => m.startsWith("Not blocking host"));
+    assert.equal(refusals.length, 2, refusals.join("\n"));
+    assert.ok(
+      refusals.some((m) => m.includes("bad-ip-pc: address") && m.includes("is not an IPv4")),
+    );
+    assert.ok(refusals.some((m) => m.includes("no-ip-pc: no address is known")));
   });
 });
 
@@ -400,7 +407,7 @@ Deno.test("var run in text mode never lets a host name forge an output line", as
   await using world = await startWorld({ seed: hostileSeed() });
   await withTranscript(world, async () => {
     const run = await world.run({ json: false });
-    assert.equal(run.code, 2);
+    assert.equal(run.code, 0);
     const lines = run.stdout.split("\n").filter((l) => l !== "");
     const forged = lines.filter((l) => l.startsWith(FORGED.slice(0, 19)));
     assert.deepEqual(forged, [], "no line starts with the forged timestamp");

@@ -31,6 +31,7 @@ export function brainReport(overrides: Partial<BrainReport> = {}): BrainReport {
     result: "ok",
     skippedKinds: [],
     blockedCounts: { host: 2, account: 0, detection: 1 },
+    refusedCounts: { host: 0, account: 0, detection: 0 },
     limitsTripped: [],
     startedAt: new Date(Date.UTC(2026, 10, 28, 4, 0, 0)),
     durationMs: 1500,

@@ -3,7 +3,9 @@ import {
   INTERNAL_RANGES,
   isInternalAddress,
   normalizeIp,
+  parseBlockableEntry,
   parseIpOrNetwork,
+  singleHostAddress,
 } from "../../engine/ip.ts";
 
 Deno.test("parseIpOrNetwork() normalises addresses and networks", () => {
@@ -123,4 +125,58 @@ Deno.test("normalizeIp() returns canonical text or null", () => {
   assert.equal(normalizeIp("8.8.8.8"), "8.8.8.8");
   assert.equal(normalizeIp("8.8.8"), null);
   assert.equal(normalizeIp("1.2.3.0/24"), null);
+});
+
+Deno.test("singleHostAddress() accepts one host address and names why anything else is refused", () => {
+  assert.deepEqual(singleHostAddress(" 10.1.2.3 "), { ok: true, address: "10.1.2.3" });
+  assert.deepEqual(singleHostAddress("10.1.2.3/32"), { ok: true, address: "10.1.2.3" });
+  assert.deepEqual(singleHostAddress("2001:DB8::1"), { ok: true, address: "2001:db8::1" });
+  const refused: [string | null, string][] = [
+    ["0.0.0.0/0", "address 0.0.0.0/0 is not a single host address"],
+    ["::/0", "address ::/0 is not a single host address"],
+    ["10.0.0.0/8", "address 10.0.0.0/8 is not a single host address"],
+    ["10.1.2.3/24", "address 10.1.2.3/24 is not a single host address"],
+    ["0.0.0.0", "address 0.0.0.0 is the unspecified address, not a host address"],
+    ["::", "address :: is the unspecified address, not a host address"],
+    ["0.9.9.9", "address 0.9.9.9 is in 0.0.0.0/8 (this network), not a host address"],
+    ["255.255.255.255", "address 255.255.255.255 is the broadcast address, not a host address"],
+    ["239.1.2.3", "address 239.1.2.3 is a multicast address, not a host address"],
+    ["ff05::2", "address ff05::2 is a multicast address, not a host address"],
+    ["127.0.0.2", "address 127.0.0.2 is a loopback address, not a host address"],
+    ["::1", "address ::1 is a loopback address, not a host address"],
+    ["::ffff:127.0.0.1", "address ::ffff:127.0.0.1 is a loopback address, not a host address"],
+    ["250.1.1.1", "address 250.1.1.1 is a reserved address, not a host address"],
+    ["pc-1", 'address "pc-1" is not an IPv4 or IPv6 address'],
+    ["1.2.3.4; rm -rf /", 'address "1.2.3.4; rm -rf /" is not an IPv4 or IPv6 address'],
+    ['1.2.3.4"\n', 'address "1.2.3.4\\"" is not an IPv4 or IPv6 address'],
+    ["", "the address is empty"],
+    [null, "no address is known"],
+  ];
+  for (const [value, reason] of refused) {
+    assert.deepEqual(singleHostAddress(value), { ok: false, reason }, String(value));
+  }
+});
+
+Deno.test("parseBlockableEntry() allows networks up to /8 and /16, never everything or no-host ranges", () => {
+  for (const entry of ["203.0.113.7", "198.51.100.0/24", "10.0.0.0/8", "2001:db8::/32"]) {
+    assert.ok(parseBlockableEntry(entry).ok, entry);
+  }
+  const refused: [string, RegExp][] = [
+    ["0.0.0.0/0", /network 0\.0\.0\.0\/0 is broader than \/8/],
+    ["::/0", /network ::\/0 is broader than \/16/],
+    ["128.0.0.0/1", /broader than \/8/],
+    ["2000::/3", /broader than \/16/],
+    ["224.0.0.0/4", /broader than \/8/],
+    ["127.0.0.0/8", /network 127\.0\.0\.0\/8 starts at 127\.0\.0\.0, a loopback address/],
+    ["239.0.0.0/8", /multicast/],
+    ["ff00::/16", /multicast/],
+    ["0.0.0.0", /unspecified/],
+    ["255.255.255.255", /broadcast/],
+    ["2.2.2.1/24", /host bits set; use "2\.2\.2\.0\/24"/],
+  ];
+  for (const [entry, reason] of refused) {
+    const parsed = parseBlockableEntry(entry);
+    assert.equal(parsed.ok, false, entry);
+    if (!parsed.ok) assert.match(parsed.reason, reason, entry);
+  }
 });

@@ -56,6 +56,7 @@ Deno.test("ServiceMetrics.recordCycle() counts cycles, actions, blocked entities
         brain: "b.example",
         result: "failed",
         blockedCounts: { host: 0, account: 0, detection: 0 },
+        refusedCounts: { host: 0, account: 0, detection: 0 },
         limitsTripped: ["host blocks 12 > MAX_BLOCKS_PER_CYCLE 10"],
         startedAt,
         durationMs: 500,
@@ -76,6 +77,7 @@ Deno.test("ServiceMetrics.recordCycle() counts cycles, actions, blocked entities
         result: "partial",
         skippedKinds: [{ kind: "host", error: "Cannot list hosts: 503" }],
         blockedCounts: { host: 0, account: 3, detection: 0 },
+        refusedCounts: { host: 2, account: 0, detection: 1 },
         startedAt,
         durationMs: 4_000,
       }),
@@ -83,6 +85,7 @@ Deno.test("ServiceMetrics.recordCycle() counts cycles, actions, blocked entities
         brain: "b.example",
         result: "failed",
         blockedCounts: { host: 0, account: 0, detection: 0 },
+        refusedCounts: { host: 0, account: 0, detection: 0 },
         startedAt,
         durationMs: 100,
       }),
@@ -122,6 +125,9 @@ Deno.test("ServiceMetrics.recordCycle() counts cycles, actions, blocked entities
   );
   assert.equal(metrics.lastSuccess.get({ brain: "b.example" }), 0);
   assert.equal(metrics.limitTrips.get({ brain: "b.example" }), 1);
+  assert.equal(metrics.refused.get({ brain: "a.example", kind: "host" }), 2);
+  assert.equal(metrics.refused.get({ brain: "a.example", kind: "detection" }), 1);
+  assert.equal(metrics.refused.get({ brain: "b.example", kind: "host" }), 0);
   assert.equal(metrics.acted.get(), 0);
 
   const text = metrics.render();

@@ -27,6 +27,17 @@ Deno.test("parseStaticIps() trims, skips comments, merges duplicates and reports
   assert.equal(list.problems[0]?.reason, '"2.2.2.1/24" has host bits set; use "2.2.2.0/24"');
 });
 
+Deno.test("parseStaticIps() refuses everything, too-broad networks and addresses no host has", () => {
+  const list = parseStaticIps("0.0.0.0/0\n::/0\n10.0.0.0/8\n255.255.255.255\n224.0.0.0/4\n");
+  assert.deepEqual([...list.entries.keys()], ["10.0.0.0/8"]);
+  assert.deepEqual(list.problems.map((p) => [p.line, p.reason]), [
+    [1, "network 0.0.0.0/0 is broader than /8; var blocks no network that large"],
+    [2, "network ::/0 is broader than /16; var blocks no network that large"],
+    [4, "address 255.255.255.255 is the broadcast address, not a host address"],
+    [5, "network 224.0.0.0/4 is broader than /8; var blocks no network that large"],
+  ]);
+});
+
 Deno.test("reconcileStaticIps() blocks what is missing and unblocks what left the file", async () => {
   const client = testClientAs();
   client.device.holdStatic("192.0.2.1");
