@@ -57,6 +57,7 @@
 import { getLogger } from "@logtape/logtape";
 import { z } from "zod";
 import type { Account, Detection, Host } from "../engine/model.ts";
+import { hostAddress } from "./_targets.ts";
 import {
   type ClientContext,
   type ClientDefinition,
@@ -507,18 +508,6 @@ export function createExternalCallClient(
     mac: host.macAddresses,
   });
   const hostSubject = (host: Host, ip: string | null) => `host ${host.id} (${ip ?? "no IP"})`;
-  const requireIp = (host: Host, operation: Operation): string => {
-    if (host.ip === null || host.ip === "") {
-      throw new ClientError(
-        NAME,
-        operation,
-        `Cannot ${
-          operation === "unblockHost" ? "unblock" : "block"
-        } host ${host.id} "${host.name}" with ${NAME}: the host has no IP address`,
-      );
-    }
-    return host.ip;
-  };
   const requireMacs = (host: Host, command: readonly string[], operation: Operation) => {
     if (host.macAddresses.length === 0 && command.some((arg) => arg.includes("{mac}"))) {
       throw new ClientError(
@@ -557,7 +546,7 @@ export function createExternalCallClient(
   if (config.hostBlock !== null) {
     supports.add("blockHost");
     client.blockHost = async (host: Host) => [
-      await blockHostAt(host, requireIp(host, "blockHost"), "blockHost"),
+      await blockHostAt(host, hostAddress(NAME, "blockHost", host), "blockHost"),
     ];
   }
   if (config.hostUnblock !== null) {
@@ -565,7 +554,7 @@ export function createExternalCallClient(
     client.unblockHost = async (host: Host, recorded: readonly string[]) => {
       const ids = distinct(recorded);
       const ips = distinct(
-        ids.map((id) => recordedValue(id, "host:") ?? requireIp(host, "unblockHost")),
+        ids.map((id) => recordedValue(id, "host:") ?? hostAddress(NAME, "unblockHost", host)),
       );
       for (const ip of ips) await unblockHostAt(host, ip, "unblockHost");
       return ids;
@@ -574,8 +563,7 @@ export function createExternalCallClient(
   if (config.hostBlock !== null && config.hostUnblock !== null) {
     supports.add("groomHost");
     client.groomHost = async (host: Host, recorded: readonly string[]): Promise<GroomResult> => {
-      if (host.ip === null || host.ip === "") return { changed: false };
-      const current = host.ip;
+      const current = hostAddress(NAME, "groomHost", host);
       const stale = distinct(recorded).filter((id) => {
         const ip = recordedValue(id, "host:");
         return ip !== null && ip !== current;

@@ -21,6 +21,7 @@
 
 import { z } from "zod";
 import { alignedValues, parseBool, splitList } from "./_config.ts";
+import { destinationAddresses, hostAddress } from "./_targets.ts";
 import { HttpEndpoint, HttpError } from "../engine/http.ts";
 import type { HttpResponse } from "../engine/http_types.ts";
 import { type IpEntry, parseIpOrNetwork } from "../engine/ip.ts";
@@ -690,9 +691,9 @@ export class FortinetClient implements ResponseClient {
 
   /** Blocks the host's current IP in the internal group of every firewall. */
   async blockHost(host: Host): Promise<string[]> {
-    if (host.ip === null) return [];
     const what = `host ${host.id} (${host.name})`;
-    const targets = this.#targets("blockHost", what, "host", [host.ip]);
+    const address = hostAddress(this.name, "blockHost", host);
+    const targets = this.#targets("blockHost", what, "host", [address]);
     await this.#applyAll("block", "blockHost", what, targets);
     return targets.map((t) => t.entry.entry);
   }
@@ -705,7 +706,12 @@ export class FortinetClient implements ResponseClient {
   /** Blocks every destination IP of a detection in the external group of every firewall. */
   async blockDetection(detection: Detection): Promise<string[]> {
     const what = `detection ${detection.id}`;
-    const targets = this.#targets("blockDetection", what, "detection", detection.dstIps);
+    const targets = this.#targets(
+      "blockDetection",
+      what,
+      "detection",
+      destinationAddresses(detection),
+    );
     await this.#applyAll("block", "blockDetection", what, targets);
     return targets.map((t) => t.entry.entry);
   }

@@ -28,6 +28,7 @@ import { getLogger } from "@logtape/logtape";
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
 import { z } from "zod";
 import { alignedValues, parseBool, splitList } from "./_config.ts";
+import { destinationAddresses, hostAddress } from "./_targets.ts";
 import { HttpEndpoint, HttpError } from "../engine/http.ts";
 import { type IpEntry, parseIpOrNetwork } from "../engine/ip.ts";
 import type { Detection, Host, StaticIps } from "../engine/model.ts";
@@ -742,7 +743,7 @@ export class PanClient implements ResponseClient {
 
   /** Registers the host's IP with the internal tag on every device. */
   async blockHost(host: Host): Promise<string[]> {
-    const entry = this.#hostEntry(host, "blockHost");
+    const entry = hostAddress(this.name, "blockHost", host);
     await this.#blockAll("blockHost", "host", [entry], `host ${host.name} (${entry})`);
     return [entry];
   }
@@ -759,18 +760,7 @@ export class PanClient implements ResponseClient {
 
   /** Registers the detection's destination IPs with the external tag on every device. */
   async blockDetection(detection: Detection): Promise<string[]> {
-    const entries: string[] = [];
-    for (const ip of detection.dstIps) {
-      const parsed = parseIpOrNetwork(ip);
-      if (!parsed.ok || parsed.value.isNetwork) {
-        logger.warn("Detection {id}: destination {ip} is not an IP address; skipped", {
-          id: detection.id,
-          ip,
-        });
-        continue;
-      }
-      if (!entries.includes(parsed.value.entry)) entries.push(parsed.value.entry);
-    }
+    const entries = destinationAddresses(detection);
     if (entries.length === 0) return [];
     await this.#blockAll("blockDetection", "detection", entries, `detection ${detection.id}`);
     return entries;
@@ -882,25 +872,6 @@ export class PanClient implements ResponseClient {
   close(): Promise<void> {
     for (const api of this.#apis) api.close();
     return Promise.resolve();
-  }
-
-  #hostEntry(host: Host, operation: Operation): string {
-    if (host.ip === null || host.ip.trim() === "") {
-      throw new ClientError(
-        this.name,
-        operation,
-        `Cannot block host ${host.id} (${host.name}) on pan: the host has no IP address`,
-      );
-    }
-    const parsed = parseIpOrNetwork(host.ip);
-    if (!parsed.ok || parsed.value.isNetwork) {
-      throw new ClientError(
-        this.name,
-        operation,
-        `Cannot block host ${host.id} (${host.name}) on pan: "${host.ip}" is not an IP address`,
-      );
-    }
-    return parsed.value.entry;
   }
 
   /** Registers every entry on every device, all or nothing (rolled back on failure). */

@@ -32,6 +32,7 @@
 import { getLogger } from "@logtape/logtape";
 import { z } from "zod";
 import type { Account, Detection, Host, StaticIps } from "../engine/model.ts";
+import { hostAddress } from "./_targets.ts";
 import {
   type ClientDefinition,
   ClientError,
@@ -310,7 +311,13 @@ export function createTestClient(options: TestClientOptions = {}): TestClient {
         status: fault?.mode === "error" ? fault.status : null,
       });
     }
-    const result = fn();
+    let result: R;
+    try {
+      result = fn();
+    } catch (error) {
+      record(true);
+      throw error;
+    }
     record(false);
     logger.debug("{operation} {subject}: {result}", {
       operation,
@@ -337,9 +344,10 @@ export function createTestClient(options: TestClientOptions = {}): TestClient {
   }
 
   const blockHost = (host: Host) =>
-    run("blockHost", `host ${host.id}`, undefined, () => [
-      hold("host", host.id, hostKey(host), host.ip),
-    ]);
+    run("blockHost", `host ${host.id}`, undefined, () => {
+      const ip = hostAddress(name, "blockHost", host);
+      return [hold("host", host.id, hostKey(host, ip), ip)];
+    });
   const blockAccount = (account: Account) =>
     run("blockAccount", `account ${account.id}`, undefined, () => [
       hold("account", account.id, `account:${account.id}`, null),
@@ -365,15 +373,15 @@ export function createTestClient(options: TestClientOptions = {}): TestClient {
       run("unblockHost", `host ${host.id}`, recorded, () => release(recorded)),
     groomHost: (host: Host, recorded: readonly string[]) =>
       run("groomHost", `host ${host.id}`, recorded, (): GroomResult => {
-        if (host.ip === null) return { changed: false };
+        const current = hostAddress(name, "groomHost", host);
         const stale = recorded.filter((id) => {
           const held = device.get(id);
           const ip = held ? held.ip : ipOfDeterministicId(host, id);
-          return ip !== null && ip !== host.ip;
+          return ip !== null && ip !== current;
         });
         if (stale.length === 0) return { changed: false };
         const unblocked = release(stale);
-        const blocked = [hold("host", host.id, hostKey(host), host.ip)];
+        const blocked = [hold("host", host.id, hostKey(host, current), current)];
         return { changed: true, unblocked, blocked };
       }),
     blockAccount,

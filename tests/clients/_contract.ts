@@ -234,6 +234,20 @@ function assertAllOk(outcomes: StaticIpOutcome[], entries: readonly string[], wh
   }
 }
 
+/** Host addresses no client may send to a device: each must be a ClientError. */
+const UNUSABLE_HOST_ADDRESSES: readonly (string | null)[] = [
+  null,
+  "",
+  "0.0.0.0/0",
+  "10.0.0.0/8",
+  "0.0.0.0",
+  "255.255.255.255",
+  "224.0.0.1",
+  "127.0.0.1",
+  "::1",
+  "ward-3-pc",
+];
+
 /** A step that is either run or ignored with the reason in its name. */
 async function step(
   t: Deno.TestContext,
@@ -286,6 +300,27 @@ export async function runClientContract(
       return Promise.resolve();
     });
   });
+
+  await step(
+    t,
+    "blockHost() refuses a host without one usable address with a ClientError naming it",
+    lacks(["blockHost"], "hosts"),
+    () =>
+      withHarness(start, async (h) => {
+        const blockHost = call(h.client.blockHost, h.client, "blockHost");
+        for (const ip of UNUSABLE_HOST_ADDRESSES) {
+          const host: Host = { ...h.samples.host, ip };
+          await assert.rejects(
+            () => blockHost(host),
+            (error: unknown) =>
+              error instanceof ClientError && error.operation === "blockHost" &&
+              error.message.includes(`host ${host.id}`) && error.message.includes(host.name),
+            `blockHost() of a host with address ${JSON.stringify(ip)} must throw a ClientError`,
+          );
+        }
+        assert.equal((await h.enforced("host")).size, 0, "the device must enforce nothing");
+      }),
+  );
 
   for (const k of KIND_CASES) {
     const both = lacks([k.block, k.unblock], k.plural);

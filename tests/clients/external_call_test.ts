@@ -321,7 +321,7 @@ Deno.test("blockHost() refuses a host without an IP", async () => {
       client.blockHost!(sampleHost({ ip: null })),
       isClientError(
         "blockHost",
-        'Cannot block host 7 "ward-3-pc" with external_call: the host has no IP address',
+        'Cannot block host 7 ("ward-3-pc") with external_call: no address is known',
       ),
     );
     assert.deepEqual(await program.calls(), []);

@@ -738,10 +738,19 @@ Deno.test("listStaticIps() and list() work on a firewall without IPv6 groups", a
   }
 });
 
-Deno.test("blockHost() and blockDetection() return no ids when there is nothing to block", async () => {
+Deno.test("blockHost() refuses a host without an address; blockDetection() without destinations blocks nothing", async () => {
   const lab = await startLab();
   try {
-    assert.deepEqual(await lab.client.blockHost(sampleHost({ ip: null })), []);
+    await assert.rejects(
+      lab.client.blockHost(sampleHost({ ip: null })),
+      (error: unknown) =>
+        error instanceof ClientError &&
+        error.message === 'Cannot block host 7 ("ward-3-pc") with fortinet: no address is known',
+    );
+    await assert.rejects(
+      lab.client.blockHost(sampleHost({ ip: "0.0.0.0/0" })),
+      /address 0\.0\.0\.0\/0 is not a single host address/,
+    );
     assert.deepEqual(await lab.client.blockDetection(sampleDetection({ dstIps: [] })), []);
     assert.equal((lab.servers[0] as FakeFortiGateServer).fake.requests.length, 0);
   } finally {

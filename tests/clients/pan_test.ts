@@ -623,7 +623,7 @@ Deno.test("pan client", async (t) => {
         );
         assert.equal(
           error.message,
-          "Cannot block host 7 (ward-3-pc) on pan: the host has no IP address",
+          'Cannot block host 7 ("ward-3-pc") with pan: no address is known',
         );
         assert.equal(lab.servers[0]!.fake.requests.length, 0);
         assert.deepEqual(await lab.client.unblockHost(sampleHost(), ["None"]), ["None"]);

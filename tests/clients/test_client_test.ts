@@ -53,7 +53,10 @@ Deno.test("createTestClient() with deterministic ids derives them from the entit
   assert.deepEqual(await client.blockHost!(sampleHost({ id: 7, ip: "10.1.2.3" })), [
     "host-7-10.1.2.3",
   ]);
-  assert.deepEqual(await client.blockHost!(sampleHost({ id: 9, ip: null })), ["host-9"]);
+  await assert.rejects(
+    client.blockHost!(sampleHost({ id: 9, ip: null })),
+    /Cannot block host 9 \("ward-3-pc"\) with test_client: no address is known/,
+  );
   assert.deepEqual(await client.blockAccount!(sampleAccount({ id: 21 })), ["account-21"]);
   assert.deepEqual(await client.blockDetection!(sampleDetection({ id: 301 })), [
     "detection-301",
