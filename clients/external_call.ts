@@ -58,6 +58,8 @@ import { getLogger } from "@logtape/logtape";
 import { z } from "zod";
 import type { Account, Detection, Host } from "../engine/model.ts";
 import { hostAddress } from "./_targets.ts";
+import { parseBool } from "./_config.ts";
+import { SHELL_SAFE_DESCRIPTION, SHELL_SAFE_VALUE, shellScript } from "./_shell.ts";
 import {
   type ClientContext,
   type ClientDefinition,
@@ -90,6 +92,8 @@ const PLACEHOLDERS: Readonly<Record<CommandKind, readonly string[]>> = {
 
 /** `{word}` in an argument. */
 const PLACEHOLDER = /\{([A-Za-z_]+)\}/g;
+/** Whether an argument holds a placeholder (no global state). */
+const PLACEHOLDER_TEST = /\{[A-Za-z_]+\}/;
 
 /** The typed configuration of `external_call`. Null commands are not configured. */
 export interface ExternalCallConfig {
@@ -101,12 +105,27 @@ export interface ExternalCallConfig {
   readonly detectionUnblock: readonly string[] | null;
   /** Longest run of one command, in seconds. */
   readonly timeoutSeconds: number;
+  /** `EXTERNAL_CALL_ALLOW_SHELL`: accept shell commands with placeholders in their script. */
+  readonly allowShell: boolean;
+  /** The commands that run a shell with placeholders in its script (only when allowed). */
+  readonly shellCommands: readonly ShellCommand[];
+}
+
+/** A configured command that hands a script with placeholders to a shell. */
+export interface ShellCommand {
+  /** The command's key, e.g. `EXTERNAL_CALL_HOST_BLOCK_CMD`. */
+  readonly key: string;
+  /** The shell and its script flag, e.g. `/bin/sh -c`. */
+  readonly shell: string;
 }
 
 /** One command key: its config field and the kind whose placeholders it accepts. */
 interface CommandKey {
   readonly key: string;
-  readonly field: Exclude<keyof ExternalCallConfig, "timeoutSeconds">;
+  readonly field: Exclude<
+    keyof ExternalCallConfig,
+    "timeoutSeconds" | "allowShell" | "shellCommands"
+  >;
   readonly kind: CommandKind;
   readonly help: string;
 }
@@ -156,6 +175,7 @@ const COMMAND_KEYS: readonly CommandKey[] = [
 ];
 
 const TIMEOUT_KEY = "EXTERNAL_CALL_TIMEOUT_SECONDS";
+const ALLOW_SHELL_KEY = "EXTERNAL_CALL_ALLOW_SHELL";
 const EXAMPLE = '["/usr/local/bin/isolate","--ip","{ip}"]';
 
 /** Parses one command value: null when not configured, else a frozen argv. */
@@ -227,14 +247,49 @@ export const ExternalCallConfig: z.ZodType<ExternalCallConfig> = z
       const spec = COMMAND_KEYS.find((k) => k.field === field);
       return spec ? parseCommand(raw[spec.key] ?? "", spec, ctx) : null;
     };
-    return {
+    const allowText = (raw[ALLOW_SHELL_KEY] ?? "").trim();
+    const allowShell = allowText === "" ? false : parseBool(allowText);
+    if (allowShell === null) {
+      ctx.addIssue({
+        code: "custom",
+        path: [ALLOW_SHELL_KEY],
+        message: "not a boolean; use true or false",
+      });
+    }
+    const parsed = {
       hostBlock: command("hostBlock"),
       hostUnblock: command("hostUnblock"),
       accountBlock: command("accountBlock"),
       accountUnblock: command("accountUnblock"),
       detectionBlock: command("detectionBlock"),
       detectionUnblock: command("detectionUnblock"),
+    };
+    const shellCommands: ShellCommand[] = [];
+    for (const spec of COMMAND_KEYS) {
+      const argv = parsed[spec.field];
+      const script = argv === null ? null : shellScript(argv);
+      if (argv === null || script === null) continue;
+      if (!script.indexes.some((i) => PLACEHOLDER_TEST.test(argv[i] ?? ""))) continue;
+      const shell = `${script.shell} ${script.flag}`;
+      if (allowShell === true) {
+        shellCommands.push({ key: spec.key, shell });
+        continue;
+      }
+      ctx.addIssue({
+        code: "custom",
+        path: [spec.key],
+        message: `runs a shell (${shell}) with placeholders in its script, so text from ` +
+          "Vectra (a host name) would run as shell code; give the values to a program as " +
+          'whole arguments (["/usr/local/bin/isolate","{ip}"]) or read them in the script from ' +
+          "the VAR_* environment variables, or set EXTERNAL_CALL_ALLOW_SHELL=true to accept " +
+          "the risk",
+      });
+    }
+    return {
+      ...parsed,
       timeoutSeconds: parseTimeout(raw[TIMEOUT_KEY] ?? "60", ctx),
+      allowShell: allowShell === true,
+      shellCommands,
     };
   });
 
@@ -251,10 +306,27 @@ export function buildArgv(
   values: Values,
   appended: readonly string[],
 ): string[] {
-  const asList = (name: string): readonly string[] => {
+  const script = new Set(shellScript(command)?.indexes ?? []);
+  const valuesOf = (name: string): readonly string[] => {
     const value = values[name];
     if (value === undefined) throw new Error(`no value for {${name}}`);
     return typeof value === "string" ? [value] : value;
+  };
+  /** A placeholder's values for argument `index`: shell-safe ones only in a shell script. */
+  const valuesAt = (name: string, index: number): readonly string[] => {
+    const list = valuesOf(name);
+    if (!script.has(index)) return list;
+    for (const value of list) {
+      if (!SHELL_SAFE_VALUE.test(value)) {
+        throw new Error(
+          `{${name}} is ${
+            JSON.stringify(value)
+          }, which a shell script cannot take safely; a value spliced into a script may hold ` +
+            SHELL_SAFE_DESCRIPTION,
+        );
+      }
+    }
+    return list;
   };
   const whole = (value: string, what: string) => {
     if (value.startsWith("-")) {
@@ -271,15 +343,16 @@ export function buildArgv(
     argv.push(...args);
     for (const value of appended) argv.push(whole(value, "the value"));
   } else {
-    for (const arg of args) {
+    args.forEach((arg, offset) => {
+      const index = offset + 1;
       const only = /^\{([A-Za-z_]+)\}$/.exec(arg);
       if (only) {
         const name = only[1] ?? "";
-        for (const value of asList(name)) argv.push(whole(value, `{${name}}`));
-        continue;
+        for (const value of valuesAt(name, index)) argv.push(whole(value, `{${name}}`));
+        return;
       }
-      argv.push(arg.replace(PLACEHOLDER, (_, name: string) => asList(name).join(",")));
-    }
+      argv.push(arg.replace(PLACEHOLDER, (_, name: string) => valuesAt(name, index).join(",")));
+    });
   }
   for (const arg of argv) {
     if (arg.includes("\0")) throw new Error("a value holds a NUL character");
@@ -305,6 +378,8 @@ export interface RunResult {
 export interface RunOptions {
   /** Kill the process group after this many milliseconds. */
   timeoutMs: number;
+  /** Variables added to the inherited environment. */
+  env?: Record<string, string>;
   /** Aborting kills the process group. */
   signal?: AbortSignal;
 }
@@ -365,6 +440,7 @@ export async function runArgv(argv: readonly string[], options: RunOptions): Pro
   const [program = "", ...args] = argv;
   const child = new Deno.Command(program, {
     args,
+    ...(options.env ? { env: options.env } : {}),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -418,6 +494,18 @@ export interface ExternalCallOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The placeholder values as environment variables (`{ip}` → `VAR_IP`, lists joined with
+ * `,`), so a script can read them quoted (`"$VAR_IP"`) instead of having them spliced in.
+ */
+export function environmentOf(values: Values): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(values)) {
+    env[`VAR_${name.toUpperCase()}`] = typeof value === "string" ? value : value.join(",");
+  }
+  return env;
+}
+
 /** The account name passed to account commands. */
 function accountValue(account: Account): string {
   const sam = account.ldap.samAccountName;
@@ -467,11 +555,10 @@ export function createExternalCallClient(
     const program = JSON.stringify(argv[0]);
     let result: RunResult;
     try {
+      const env = environmentOf(values);
       result = await runArgv(
         argv,
-        options.signal ? { timeoutMs, signal: options.signal } : {
-          timeoutMs,
-        },
+        options.signal ? { timeoutMs, env, signal: options.signal } : { timeoutMs, env },
       );
     } catch (error) {
       const why = error instanceof Deno.errors.NotFound
@@ -681,6 +768,14 @@ export function createExternalCallClient(
       );
     }
   }
+  for (const { key, shell } of config.shellCommands) {
+    logger.warn(
+      "EXTERNAL_CALL_ALLOW_SHELL=true: {key} runs a shell ({shell}) with placeholders in its " +
+        "script; text from Vectra becomes part of shell code, so a value outside letters, " +
+        "digits, spaces and . _ : @ / + , = - fails its action",
+      { key, shell },
+    );
+  }
   client.close = () => Promise.resolve();
   return client;
 }
@@ -693,6 +788,13 @@ const KEYS: readonly ConfigKey[] = [
     default: "60",
     help:
       "Longest run of one command in seconds; past it the command is killed and the action fails.",
+  },
+  {
+    key: ALLOW_SHELL_KEY,
+    default: "false",
+    help: "Accept a command that runs a shell (sh/bash -c, cmd /c, pwsh -Command) with " +
+      "placeholders in its script; values there must then be letters, digits, spaces and " +
+      ". _ : @ / + , = -. Prefer the VAR_* environment variables in scripts.",
   },
 ];
 

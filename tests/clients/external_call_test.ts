@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   buildArgv,
   createExternalCallClient,
+  environmentOf,
   externalCall,
   ExternalCallConfig,
 } from "../../clients/external_call.ts";
@@ -394,7 +395,102 @@ Deno.test("ExternalCallConfig rejects malformed commands with what is accepted",
     detectionBlock: null,
     detectionUnblock: null,
     timeoutSeconds: 2.5,
+    allowShell: false,
+    shellCommands: [],
   });
+});
+
+Deno.test("ExternalCallConfig refuses a shell with placeholders in its script unless EXTERNAL_CALL_ALLOW_SHELL=true", () => {
+  const refused: [string, string][] = [
+    ["EXTERNAL_CALL_HOST_BLOCK_CMD", '["sh","-c","isolate {ip}"]'],
+    ["EXTERNAL_CALL_HOST_BLOCK_CMD", '["/bin/bash","-lc","isolate --name={name}"]'],
+    ["EXTERNAL_CALL_HOST_UNBLOCK_CMD", '["/usr/bin/env","dash","-ec","release {ip}"]'],
+    ["EXTERNAL_CALL_ACCOUNT_BLOCK_CMD", '["sudo","-n","zsh","-c","disable {account}"]'],
+    ["EXTERNAL_CALL_ACCOUNT_UNBLOCK_CMD", '["ksh","-c","enable {account}"]'],
+    [
+      "EXTERNAL_CALL_DETECTION_BLOCK_CMD",
+      '["C:\\\\Windows\\\\System32\\\\cmd.exe","/C","block","{dst_ips}"]',
+    ],
+    ["EXTERNAL_CALL_DETECTION_BLOCK_CMD", '["pwsh","-Command","Block-Ip {dst_ips}"]'],
+    ["EXTERNAL_CALL_DETECTION_UNBLOCK_CMD", '["powershell.exe","-c","Unblock-Ip","{dst_ips}"]'],
+  ];
+  for (const [key, value] of refused) {
+    const result = ExternalCallConfig.safeParse({ [key]: value });
+    assert.equal(result.success, false, value);
+    const issue = result.error?.issues[0];
+    assert.equal(issue?.path[0], key);
+    assert.match(issue?.message ?? "", /runs a shell \(.+\) with placeholders in its script/);
+    assert.match(issue?.message ?? "", /EXTERNAL_CALL_ALLOW_SHELL=true/);
+    const allowed = ExternalCallConfig.parse({ [key]: value, EXTERNAL_CALL_ALLOW_SHELL: "true" });
+    assert.equal(allowed.allowShell, true);
+    assert.deepEqual(allowed.shellCommands.map((c) => c.key), [key], value);
+  }
+  // A shell whose script reads the values from the environment, or takes them as its own
+  // positional arguments, runs no brain text as code.
+  for (
+    const value of [
+      '["sh","-c","isolate \\"$VAR_IP\\""]',
+      '["sh","-c","isolate \\"$1\\"","isolate","{ip}"]',
+      '["/usr/local/bin/isolate","--ip","{ip}"]',
+    ]
+  ) {
+    const config = ExternalCallConfig.parse({ EXTERNAL_CALL_HOST_BLOCK_CMD: value });
+    assert.deepEqual(config.shellCommands, [], value);
+  }
+  const bad = ExternalCallConfig.safeParse({ EXTERNAL_CALL_ALLOW_SHELL: "maybe" });
+  assert.deepEqual(bad.error?.issues.map((i) => [i.path[0], i.message]), [[
+    "EXTERNAL_CALL_ALLOW_SHELL",
+    "not a boolean; use true or false",
+  ]]);
+});
+
+Deno.test("buildArgv() splices only shell-safe values into an allowed shell script", () => {
+  const command = ["sh", "-c", "isolate --name {name}", "sh", "{name}"];
+  assert.deepEqual(buildArgv(command, { name: "ward-3 pc.example" }, []), [
+    "sh",
+    "-c",
+    "isolate --name ward-3 pc.example",
+    "sh",
+    "ward-3 pc.example",
+  ]);
+  for (
+    const hostile of [
+      "pc; rm -rf /",
+      "$(id)",
+      "`id`",
+      "a|b",
+      "a&b",
+      "a>b",
+      'a"b',
+      "a'b",
+      "a\nb",
+      "a\\b",
+      "*",
+    ]
+  ) {
+    assert.throws(
+      () => buildArgv(command, { name: hostile }, []),
+      /\{name\} is .* which a shell script cannot take safely/,
+      hostile,
+    );
+  }
+  // Outside the script (a positional argument of the shell, or no shell at all) any value
+  // is data.
+  assert.deepEqual(buildArgv(["isolate", "{name}"], { name: "pc; rm -rf /" }, []), [
+    "isolate",
+    "pc; rm -rf /",
+  ]);
+});
+
+Deno.test("environmentOf() gives every placeholder value as a VAR_* variable", () => {
+  assert.deepEqual(
+    environmentOf({ ip: "10.1.2.3", name: "pc 1", dst_ips: ["8.8.8.8", "1.1.1.1"] }),
+    {
+      VAR_IP: "10.1.2.3",
+      VAR_NAME: "pc 1",
+      VAR_DST_IPS: "8.8.8.8,1.1.1.1",
+    },
+  );
 });
 
 Deno.test("buildArgv() never modifies the configured command", () => {
@@ -424,6 +520,35 @@ Deno.test("externalCall definition carries the identifiers of engine.md §10.5 a
     ["EXTERNAL_CALL_DETECTION_BLOCK_CMD", ""],
     ["EXTERNAL_CALL_DETECTION_UNBLOCK_CMD", ""],
     ["EXTERNAL_CALL_TIMEOUT_SECONDS", "60"],
+    ["EXTERNAL_CALL_ALLOW_SHELL", "false"],
   ]);
   assert.deepEqual(externalCall.secrets(), []);
+});
+
+Deno.test("an allowed shell command runs with shell-safe values and fails a hostile name without running", async () => {
+  await withProgram(async (program) => {
+    // The script hands the spliced name and the VAR_* variables to the recording program.
+    const script = `'${program.path}' spliced {name} env "$VAR_NAME" "$VAR_IP"`;
+    const client = clientFrom({
+      EXTERNAL_CALL_HOST_BLOCK_CMD: JSON.stringify(["/bin/sh", "-c", script]),
+      EXTERNAL_CALL_ALLOW_SHELL: "true",
+    });
+    await client.blockHost!(sampleHost({ name: "ward-3 pc", ip: "10.1.2.3" }));
+    assert.deepEqual(await program.calls(), [[
+      "spliced",
+      "ward-3",
+      "pc",
+      "env",
+      "ward-3 pc",
+      "10.1.2.3",
+    ]]);
+    await assert.rejects(
+      client.blockHost!(sampleHost({ name: "pc$(touch /tmp/pwned)", ip: "10.1.2.3" })),
+      isClientError(
+        "blockHost",
+        /\{name\} is "pc\$\(touch \/tmp\/pwned\)", which a shell script cannot take safely/,
+      ),
+    );
+    assert.equal((await program.calls()).length, 1, "the hostile name ran nothing");
+  });
 });
