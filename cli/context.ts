@@ -53,7 +53,7 @@ export async function openContext(
   });
   const loaded = await loadConfig(options.config, { clients: CLIENTS });
   const logger = getLogger(["var", "config"]);
-  for (const warning of loaded.warnings) logger.warn(warning);
+  for (const warning of loaded.warnings) logger.warn("{warning}", { warning });
   const secrets = new SecretResolver({
     secretsDir: options.secretsDir ?? null,
     store: options.storeSecrets ?? true,

@@ -258,13 +258,15 @@ function emit(records: ActionRecord[], record: ActionRecord): void {
     reasons: record.reasons,
     ...(record.error === undefined ? {} : { error: record.error }),
   };
-  const text = "{message} ({kind} {entityId} {entityName}, client {client}, " +
-    "elements {elements}, outcome {outcome}, reasons {reasons})";
   const fields = { message: record.message, ...properties };
-  if (record.outcome === "failed") logger.error(text, fields);
-  else if (record.outcome === "warning") logger.warn(text, fields);
-  else logger.info(text, fields);
+  if (record.outcome === "failed") logger.error(ACTION_LINE, fields);
+  else if (record.outcome === "warning") logger.warn(ACTION_LINE, fields);
+  else logger.info(ACTION_LINE, fields);
 }
+
+/** The log template of one action; every value from Vectra is a property, never template. */
+const ACTION_LINE = "{message} ({kind} {entityId} {entityName}, client {client}, " +
+  "elements {elements}, outcome {outcome}, reasons {reasons})";
 
 function operationOf(entry: PlanEntry): ActionOperation {
   return entry.operation;
@@ -664,7 +666,7 @@ async function addNote(
     const text = `Cannot add the note to ${describe(entry.entity)} on brain ${context.brain}: ` +
       errorText(error);
     context.messages.push({ category: "Warning", text });
-    logger.warn(text);
+    logger.warn("{message}", { message: text });
   }
 }
 

@@ -219,7 +219,7 @@ export async function runCycle(
             error instanceof Error ? error.message : String(error)
           }`;
           messages.push({ category: "Error", text });
-          logger.error(text);
+          logger.error("{message}", { message: text });
           return {
             brain: host,
             result: "failed",

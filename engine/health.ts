@@ -148,7 +148,7 @@ export function serveHealth(listen: HealthListen, app: Hono): Deno.HttpServer<De
     onListen(addr) {
       const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
       const url = `http://${host}:${addr.port}`;
-      logger.info(`Health endpoint listening on ${url}`, { url });
+      logger.info("Health endpoint listening on {url}", { url });
     },
   }, app.fetch);
 }

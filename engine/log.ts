@@ -20,6 +20,7 @@ import {
   type RedactionPattern,
 } from "@logtape/redaction";
 import { type SecretValues, secretValues } from "./secrets.ts";
+import { escapeUnsafe } from "./text.ts";
 
 /** What replaces a redacted value. */
 export const REDACTED = "[REDACTED]";
@@ -131,13 +132,12 @@ function localTime(timestamp: number): string {
   }:${pad(d.getSeconds())}`;
 }
 
-/** Makes control characters (line breaks included) visible, so a hostile value cannot forge a line. */
+/**
+ * Makes control, line-separator and bidirectional characters visible (see `text.ts`), so a
+ * hostile value can neither forge a line nor disguise one.
+ */
 export function escapeControls(text: string): string {
-  return text.replace(
-    // deno-lint-ignore no-control-regex
-    /[\x00-\x08\x0b-\x1f\x7f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  ).replace(/\n/g, "\\n");
+  return escapeUnsafe(text);
 }
 
 /** Formats a record as one text line: `YYYY-MM-DD HH:MM:SS LEVEL [brain] message {props}`. */
@@ -165,7 +165,14 @@ export function formatJsonLine(record: LogRecord): string {
   for (const [key, value] of Object.entries(record.properties)) {
     if (!(key in object)) object[key] = value;
   }
-  return `${JSON.stringify(object, jsonReplacer)}\n`;
+  // JSON escapes C0 controls itself; the separators and bidirectional characters it keeps
+  // are escaped too, so a line-based reader sees them as text.
+  return `${
+    JSON.stringify(object, jsonReplacer).replace(
+      /[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    )
+  }\n`;
 }
 
 /** Options of {@linkcode setupLogging}. */

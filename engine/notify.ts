@@ -14,6 +14,7 @@
  * @module
  */
 
+import { spaceUnsafe } from "./text.ts";
 import { getLogger } from "@logtape/logtape";
 import { createSocket } from "node:dgram";
 import { lookup } from "node:dns/promises";
@@ -57,19 +58,29 @@ export interface SyslogEvent {
   readonly text: string;
 }
 
-/** Escapes a CEF header field: `\` and `|`; line breaks become spaces. */
+/**
+ * Escapes a CEF header field: `\` and `|`; line breaks and the other characters of
+ * `text.ts` (controls, separators, bidirectional overrides) become spaces.
+ */
 export function escapeCefHeader(value: string): string {
-  return value.replaceAll("\\", "\\\\").replaceAll("|", "\\|").replace(/\r\n|[\r\n]/g, " ");
+  return spaceUnsafe(
+    value.replaceAll("\\", "\\\\").replaceAll("|", "\\|").replace(/\r\n|[\r\n]/g, " "),
+  );
 }
 
-/** Escapes a CEF extension value: `\`, `=`, and line breaks as `\n` / `\r`. */
+/**
+ * Escapes a CEF extension value: `\`, `=`, and line breaks as `\n` / `\r`; the other
+ * characters of `text.ts` (controls, separators, bidirectional overrides) become spaces.
+ */
 export function escapeCefExtension(value: string): string {
-  return value
-    .replaceAll("\\", "\\\\")
-    .replaceAll("=", "\\=")
-    .replaceAll("\r\n", "\\n")
-    .replaceAll("\n", "\\n")
-    .replaceAll("\r", "\\r");
+  return spaceUnsafe(
+    value
+      .replaceAll("\\", "\\\\")
+      .replaceAll("=", "\\=")
+      .replaceAll("\r\n", "\\n")
+      .replaceAll("\n", "\\n")
+      .replaceAll("\r", "\\r"),
+  );
 }
 
 /**
@@ -90,10 +101,9 @@ export function formatCef(event: SyslogEvent): string {
   return `${header.join("|")}|${extension.join(" ")}`;
 }
 
-/** Replaces control characters (line breaks included) by spaces, for one-line text. */
+/** Replaces the characters of `text.ts` (line breaks included) by spaces, for one-line text. */
 function oneLine(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f]+/g, " ");
+  return spaceUnsafe(text);
 }
 
 /** Formats an event in `SYSLOG_FORMAT` (`CEF` or `Standard`). */

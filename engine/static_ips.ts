@@ -110,14 +110,14 @@ export async function reconcileStaticIps(
       : String(error);
     const message = `Cannot read the static destination list "${path}": ${why}; nothing ` +
       `static is blocked or unblocked this cycle (create the file, or remove static from BLOCK_TYPES)`;
-    logger.error(message);
+    logger.error("{message}", { message });
     return { records, messages: [{ category: "Error", text: message }], failed: true };
   }
   const list = parseStaticIps(text);
   for (const p of list.problems) {
     const message = `Ignoring line ${p.line} of "${path}": ${p.reason}`;
     messages.push({ category: "Warning", text: message });
-    logger.warn(message);
+    logger.warn("{message}", { message });
   }
   let failed = false;
   const capable = clients.filter((c) =>
@@ -169,7 +169,7 @@ export async function reconcileStaticIps(
         error instanceof Error ? error.message : String(error)
       }; static entries on ${client.name} are left as they are this cycle`;
       messages.push({ category: "Error", text: message });
-      logger.error(message);
+      logger.error("{message}", { message });
       return;
     }
     const toBlock = [...list.entries.keys()].filter((e) => !current.has(e));

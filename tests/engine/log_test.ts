@@ -154,7 +154,7 @@ Deno.test("escapeControlsDeep() escapes strings in plain objects and arrays, kee
   });
   assert.deepEqual(copy, {
     name: "a\\nb",
-    list: ["c\\x0dd", 3],
+    list: ["c\\rd", 3],
     nested: { when, text: "\\x1b[31m" },
   });
   assert.equal(copy.nested.when, when);

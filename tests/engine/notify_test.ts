@@ -8,6 +8,7 @@ import {
   escapeCefExtension,
   escapeCefHeader,
   formatCef,
+  formatEvent,
   notifyCycle,
   sendEmail,
   sendSyslog,
@@ -15,6 +16,7 @@ import {
   sendTestSyslog,
 } from "../../engine/notify.ts";
 import { makeTestCertificates, type TestCertificates } from "../_tls.ts";
+import { UNSAFE_CHARACTERS } from "../../engine/text.ts";
 import { action, brainReport, cycleReport } from "./_service_fixtures.ts";
 
 const NOW = new Date(Date.UTC(2026, 10, 28, 4, 5, 6, 789));
@@ -61,6 +63,22 @@ const REPORT = cycleReport({
 Deno.test("escapeCefHeader() and escapeCefExtension() escape what each part of CEF needs", () => {
   assert.equal(escapeCefHeader("a|b\\c=d\ne"), "a\\|b\\\\c=d e");
   assert.equal(escapeCefExtension("a|b\\c=d\r\ne\rf\ng"), "a|b\\\\c\\=d\\ne\\rf\\ng");
+});
+
+Deno.test("syslog and email keep separators and bidirectional characters from Vectra off the line", () => {
+  const hostile = "pc\u2028forged\u2029\u0085line\u202eexe.pdf\u2066x\u0000y";
+  const record = action({ entityName: hostile, message: `Blocked host 42, ${hostile}` });
+  const unsafe = new RegExp(UNSAFE_CHARACTERS.source);
+  const event = actionEvent(record, NOW);
+  for (const format of ["CEF", "Standard"] as const) {
+    const line = formatEvent(event, format);
+    assert.doesNotMatch(line, unsafe, format);
+    assert.match(line, /pc forged line exe\.pdf x y/, format);
+  }
+  assert.equal(escapeCefHeader(hostile), "pc forged line exe.pdf x y");
+  const body = emailBody(cycleReport({ actions: [record] }));
+  assert.doesNotMatch(body.replaceAll("\n", ""), unsafe);
+  assert.match(body, /pc forged line exe\.pdf x y/);
 });
 
 Deno.test("formatCef() writes the eight header fields and an escaped extension", () => {
