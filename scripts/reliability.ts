@@ -21,6 +21,7 @@ export const RELIABILITY_TESTS: readonly string[] = [
   "tests/e2e/hostile_test.ts",
   "tests/engine/hostile_input_test.ts",
   "tests/engine/vectra/faults_test.ts",
+  "tests/engine/hostile_addresses_test.ts",
 ];
 
 /** One test case of the JUnit report. */
@@ -194,6 +195,10 @@ export function renderReport(
     `| Fault kinds injected on the FortiGate | ${num(f, "firewallFaultKinds")} |`,
     `| Malformed and hostile inputs tried (unit and engine level) | ${num(f, "malformedInputs")} |`,
     `| Hostile host records driven end to end | ${num(f, "hostileNamesEndToEnd")} |`,
+    `| Hostile address kinds tried (host, detection destination, static line; FortiGate and PAN-OS) | ${
+      num(f, "hostileAddressKinds")
+    } |`,
+    `| … of which reached a device | ${num(f, "hostileAddressesReachingDevice")} |`,
     "",
   ];
   if (points.length > 0) {

@@ -14,6 +14,7 @@ import { runCycle } from "../../engine/cycle.ts";
 import { startFakeFortiGate } from "../fakes/fortinet.ts";
 import { startFakePan } from "../fakes/pan.ts";
 import { startEngine } from "./_engine_harness.ts";
+import { emitFigures } from "../e2e/_harness.ts";
 import { testConfig } from "./_policy.ts";
 
 const HTTP = { retries: 0, minRetryDelayMs: 5, maxRetryDelayMs: 20, timeoutMs: 2000 };
@@ -118,6 +119,10 @@ async function firewalls() {
   };
 }
 
+/** Kinds tried and kinds that changed a device, for `scripts/reliability.ts`. */
+let tried = 0;
+let reached = 0;
+
 for (const kind of KINDS) {
   Deno.test(`hostile address: ${kind.name} (${JSON.stringify(kind.value)}) reaches no device and the plan says why`, async () => {
     const data = seed()
@@ -152,7 +157,11 @@ for (const kind of KINDS) {
         clock: () => now,
         verifyDrift: false,
       });
-      assert.deepEqual(devices.writes(), [], "no device was changed");
+      const writes = devices.writes();
+      tried++;
+      if (writes.length > 0) reached++;
+      emitFigures({ hostileAddressKinds: tried, hostileAddressesReachingDevice: reached });
+      assert.deepEqual(writes, [], "no device was changed");
       const p = result.plans[0]!;
       const refusedHost = p.host.skipped.find((s) => s.entity.name === "hostile-pc");
       assert.ok(refusedHost?.refusal, JSON.stringify(p.host.skipped));
