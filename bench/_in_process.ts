@@ -9,7 +9,7 @@
  */
 
 import { CLIENTS } from "../clients/mod.ts";
-import type { ResponseClient } from "../clients/interface.ts";
+import type { ResponseClient } from "../engine/client.ts";
 import { parseConfig } from "../config.ts";
 import type { Config } from "../config_types.ts";
 import { runCycle } from "../engine/cycle.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { ClientDefinition, SecretRef } from "../clients/interface.ts";
+import type { SecretRef } from "../engine/secrets.ts";
+import type { ClientDefinition } from "../clients/interface.ts";
 import type { Config } from "../config_types.ts";
 import { findClientDefinition } from "../config.ts";
 

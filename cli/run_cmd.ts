@@ -7,7 +7,8 @@
 
 import { getLogger } from "@logtape/logtape";
 import { CLIENTS } from "../clients/mod.ts";
-import type { ClientContext, ResponseClient } from "../clients/interface.ts";
+import type { ResponseClient } from "../engine/client.ts";
+import type { ClientContext } from "../clients/interface.ts";
 import { findClientDefinition } from "../config.ts";
 import { type BrainRuntime, formatPlan, runCycle } from "../engine/cycle.ts";
 import { createHealthApp, HealthState, serveHealth } from "../engine/health.ts";

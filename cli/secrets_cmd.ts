@@ -7,7 +7,7 @@
  */
 
 import { CLIENTS } from "../clients/mod.ts";
-import type { SecretRef } from "../clients/interface.ts";
+import type { SecretRef } from "../engine/secrets.ts";
 import {
   howToSet,
   platformKeychain,

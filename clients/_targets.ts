@@ -8,7 +8,7 @@
 
 import { singleHostAddress } from "../engine/ip.ts";
 import type { Detection, Host } from "../engine/model.ts";
-import { ClientError, type Operation } from "./interface.ts";
+import { ClientError, type Operation } from "../engine/client.ts";
 
 /**
  * The host's address in canonical form when it is one single host address, else a

@@ -61,14 +61,12 @@ import { hostAddress } from "./_targets.ts";
 import { parseBool } from "./_config.ts";
 import { SHELL_SAFE_DESCRIPTION, SHELL_SAFE_VALUE, shellScript } from "./_shell.ts";
 import {
-  type ClientContext,
-  type ClientDefinition,
   ClientError,
-  type ConfigKey,
   type GroomResult,
   type Operation,
   type ResponseClient,
-} from "./interface.ts";
+} from "../engine/client.ts";
+import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
 
 const NAME = "external_call";
 const logger = getLogger(["var", "client", NAME]);

@@ -27,16 +27,14 @@ import type { HttpResponse } from "../engine/http_types.ts";
 import { type IpEntry, parseIpOrNetwork } from "../engine/ip.ts";
 import type { Detection, Host, StaticIps } from "../engine/model.ts";
 import {
-  type ClientContext,
-  type ClientDefinition,
   ClientError,
-  type ConfigKey,
   type EnforcedElement,
   type Operation,
   type ResponseClient,
-  type SecretRef,
   type StaticIpOutcome,
-} from "./interface.ts";
+} from "../engine/client.ts";
+import type { SecretRef } from "../engine/secrets.ts";
+import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
 
 /** Secret-store service of the FortiGate API tokens (key: the firewall's `FORTINET_IP` entry). */
 export const FORTINET_SECRET_SERVICE = "Fortinet";

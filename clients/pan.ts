@@ -33,16 +33,14 @@ import { HttpEndpoint, HttpError } from "../engine/http.ts";
 import { type IpEntry, parseIpOrNetwork } from "../engine/ip.ts";
 import type { Detection, Host, StaticIps } from "../engine/model.ts";
 import {
-  type ClientContext,
-  type ClientDefinition,
   ClientError,
-  type ConfigKey,
   type EnforcedElement,
   type Operation,
   type ResponseClient,
-  type SecretRef,
   type StaticIpOutcome,
-} from "./interface.ts";
+} from "../engine/client.ts";
+import type { SecretRef } from "../engine/secrets.ts";
+import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
 
 const logger = getLogger(["var", "client", "pan"]);
 

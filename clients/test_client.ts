@@ -34,14 +34,14 @@ import { z } from "zod";
 import type { Account, Detection, Host, StaticIps } from "../engine/model.ts";
 import { hostAddress } from "./_targets.ts";
 import {
-  type ClientDefinition,
   ClientError,
   type EnforcedElement,
   type GroomResult,
   type Operation,
   type ResponseClient,
   type StaticIpOutcome,
-} from "./interface.ts";
+} from "../engine/client.ts";
+import type { ClientDefinition } from "./interface.ts";
 
 const logger = getLogger(["var", "client", "test_client"]);
 

@@ -8,7 +8,7 @@
 
 import { CLIENTS } from "../clients/mod.ts";
 import { testClient } from "../clients/test_client.ts";
-import type { SecretLookup } from "../clients/interface.ts";
+import type { SecretLookup } from "../engine/secrets.ts";
 import { parseConfig } from "../config.ts";
 import { formatPlan, runCycle } from "../engine/cycle.ts";
 import { setupLogging } from "../engine/log.ts";

@@ -11,7 +11,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import pLimit from "p-limit";
-import type { ResponseClient } from "../clients/interface.ts";
+import type { ResponseClient } from "./client.ts";
 import type { Account, Detection, Entity, Host, Kind } from "./model.ts";
 import type { ClientStep, Plan, PlanEntry } from "./plan.ts";
 import type { ActionOperation, ActionOutcome, ActionRecord, Category } from "./report.ts";

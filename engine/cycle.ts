@@ -8,7 +8,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import pLimit from "p-limit";
-import type { ResponseClient } from "../clients/interface.ts";
+import type { ResponseClient } from "./client.ts";
 import type { BrainConfig, Config } from "../config_types.ts";
 import { act } from "./act.ts";
 import { KINDS } from "./model.ts";

@@ -13,7 +13,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import pLimit from "p-limit";
-import type { EnforcedElement, ResponseClient } from "../clients/interface.ts";
+import type { EnforcedElement, ResponseClient } from "./client.ts";
 import type { Account, Detection, Entity, Host, Kind } from "./model.ts";
 import type { ActionRecord } from "./report.ts";
 import type { Snapshot } from "./snapshot.ts";

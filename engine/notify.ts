@@ -21,7 +21,7 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import nodemailer from "nodemailer";
 import type { EmailConfig, SyslogConfig } from "../config_types.ts";
-import type { SecretLookup } from "../clients/interface.ts";
+import type { SecretLookup } from "./secrets.ts";
 import type { ActionRecord, Category, CycleReport } from "./report.ts";
 
 const logger = getLogger(["var", "notify"]);

@@ -7,7 +7,7 @@
  */
 
 import type { Config, ScoreThreshold } from "../config_types.ts";
-import type { Operation } from "../clients/interface.ts";
+import type { Operation } from "./client.ts";
 import type { Account, Detection, Entity, Host, Kind } from "./model.ts";
 import type { Category } from "./report.ts";
 import type {

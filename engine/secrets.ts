@@ -12,7 +12,28 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { SecretFinder, SecretLookup, SecretStore } from "../clients/interface.ts";
+
+/** A secret a client needs: looked up as (service, key) in the secrets directory or keychain. */
+export interface SecretRef {
+  readonly service: string;
+  readonly key: string;
+  /** One line for `var secrets list` and prompts. */
+  readonly description: string;
+  /**
+   * Other key sets under the same service that can stand in for this key, e.g. a PAN-OS
+   * `username` and `password` instead of its `API_Key`.
+   */
+  readonly alternatives?: readonly (readonly string[])[];
+}
+
+/** Looks up a secret; throws when it cannot be found. The value never reaches a log. */
+export type SecretLookup = (service: string, key: string) => Promise<string>;
+
+/** Looks up a stored secret without prompting; null when it is not stored. */
+export type SecretFinder = (service: string, key: string) => Promise<string | null>;
+
+/** Stores a secret (for clients that derive one, e.g. a PAN-OS API key). */
+export type SecretStore = (service: string, key: string, value: string) => Promise<void>;
 
 const logger = getLogger(["var", "secrets"]);
 

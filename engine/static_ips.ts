@@ -8,7 +8,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { ResponseClient, StaticIpOutcome } from "../clients/interface.ts";
+import type { ResponseClient, StaticIpOutcome } from "./client.ts";
 import type { ActionOutcome, ActionRecord, Category } from "./report.ts";
 import { parseBlockableEntry, parseIpOrNetwork } from "./ip.ts";
 

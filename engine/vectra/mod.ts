@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { SecretLookup } from "../../clients/interface.ts";
+import type { SecretLookup } from "../secrets.ts";
 import type { BrainConfig } from "../../config_types.ts";
 import type { VectraApi } from "./api.ts";
 import type { VectraApiOptions } from "./shared.ts";

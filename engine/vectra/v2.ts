@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { SecretLookup } from "../../clients/interface.ts";
+import type { SecretLookup } from "../secrets.ts";
 import { VectraError } from "./api.ts";
 import { OAuthAuthenticator, OAuthTokens } from "./oauth.ts";
 import {

@@ -6,7 +6,7 @@
  */
 
 import { z } from "zod";
-import type { SecretLookup } from "../../clients/interface.ts";
+import type { SecretLookup } from "../secrets.ts";
 import { MalformedEntityError } from "../model.ts";
 import { type UrgentEntity, VectraError } from "./api.ts";
 import { OAuthAuthenticator, OAuthTokens } from "./oauth.ts";

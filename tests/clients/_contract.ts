@@ -32,7 +32,7 @@ import {
   type Operation,
   type ResponseClient,
   type StaticIpOutcome,
-} from "../../clients/interface.ts";
+} from "../../engine/client.ts";
 import type { Account, Detection, Host, StaticIps } from "../../engine/model.ts";
 
 /** What the device can enforce, as the harness reports it. */

@@ -6,7 +6,7 @@ import {
   externalCall,
   ExternalCallConfig,
 } from "../../clients/external_call.ts";
-import { ClientError, type ResponseClient } from "../../clients/interface.ts";
+import { ClientError, type ResponseClient } from "../../engine/client.ts";
 import { createRecordingProgram, type RecordingProgram } from "../fakes/record_argv.ts";
 import { type ContractHarness, runClientContract } from "./_contract.ts";
 import { sampleAccount, sampleDetection, sampleHost } from "./_entities.ts";

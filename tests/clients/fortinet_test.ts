@@ -6,7 +6,7 @@ import {
   FortinetConfigSchema,
   VAR_COMMENT_MARK,
 } from "../../clients/fortinet.ts";
-import { ClientError } from "../../clients/interface.ts";
+import { ClientError } from "../../engine/client.ts";
 import { makeTestCertificates } from "../_tls.ts";
 import {
   type FakeFortiGate,

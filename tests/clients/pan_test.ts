@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type ClientContext, ClientError } from "../../clients/interface.ts";
+import { ClientError } from "../../engine/client.ts";
+import type { ClientContext } from "../../clients/interface.ts";
 import {
   buildUidMessage,
   pan,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ClientError } from "../../clients/interface.ts";
+import { ClientError } from "../../engine/client.ts";
 import {
   createTestClient,
   testClient,

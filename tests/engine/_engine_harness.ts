@@ -12,9 +12,9 @@ import {
   startFakeBrain,
 } from "../../demo/brain.ts";
 import type { SeedData } from "../../demo/seed.ts";
-import type { SecretLookup } from "../../clients/interface.ts";
+import type { SecretLookup } from "../../engine/secrets.ts";
 import { createTestClient, type TestClient } from "../../clients/test_client.ts";
-import type { Operation } from "../../clients/interface.ts";
+import type { Operation } from "../../engine/client.ts";
 import { createVectraApi } from "../../engine/vectra/mod.ts";
 import type { VectraApi } from "../../engine/vectra/api.ts";
 import type { BrainRuntime } from "../../engine/cycle.ts";

@@ -14,7 +14,7 @@ import type {
   ScoreThreshold,
 } from "../../config_types.ts";
 import type { PlanClient } from "../../engine/plan.ts";
-import type { Operation } from "../../clients/interface.ts";
+import type { Operation } from "../../engine/client.ts";
 
 /** `(100, "and", 100)`: matches nothing. */
 export const OFF: ScoreThreshold = { threat: 100, op: "and", certainty: 100 };

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { seed } from "../../demo/seed.ts";
 import type { Detection, Host } from "../../engine/model.ts";
-import type { ResponseClient } from "../../clients/interface.ts";
+import type { ResponseClient } from "../../engine/client.ts";
 import { act } from "../../engine/act.ts";
 import { plan } from "../../engine/plan.ts";
 import { select } from "../../engine/select.ts";

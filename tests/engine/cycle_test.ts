@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { seed } from "../../demo/seed.ts";
 import { formatPlan, runCycle } from "../../engine/cycle.ts";
 import type { Config } from "../../config_types.ts";
-import type { ResponseClient } from "../../clients/interface.ts";
+import type { ResponseClient } from "../../engine/client.ts";
 import { startEngine, testClientAs, testEachReading, writes } from "./_engine_harness.ts";
 import { testConfig } from "./_policy.ts";
 

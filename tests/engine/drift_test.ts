@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { EnforcedElement } from "../../clients/interface.ts";
+import type { EnforcedElement } from "../../engine/client.ts";
 import { planDrift, repairDrift } from "../../engine/drift.ts";
 import type { Host } from "../../engine/model.ts";
 import type { EntitySnapshot, Snapshot } from "../../engine/snapshot.ts";

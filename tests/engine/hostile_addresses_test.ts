@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { fortinet, FortinetConfigSchema } from "../../clients/fortinet.ts";
 import { pan, PanConfigSchema } from "../../clients/pan.ts";
-import type { ResponseClient } from "../../clients/interface.ts";
+import type { ResponseClient } from "../../engine/client.ts";
 import { seed } from "../../demo/seed.ts";
 import { runCycle } from "../../engine/cycle.ts";
 import { startFakeFortiGate } from "../fakes/fortinet.ts";

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { XMLParser } from "fast-xml-parser";
 import { createExternalCallClient, ExternalCallConfig } from "../../clients/external_call.ts";
-import { ClientError } from "../../clients/interface.ts";
+import { ClientError } from "../../engine/client.ts";
 import { FORTINET_NAME_PREFIX, fortinetObjectName } from "../../clients/fortinet.ts";
 import { buildRegisteredIpQuery, buildUidMessage } from "../../clients/pan.ts";
 import { createTestClient } from "../../clients/test_client.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ResponseClient, StaticIpOutcome } from "../../clients/interface.ts";
+import type { ResponseClient, StaticIpOutcome } from "../../engine/client.ts";
 import { parseStaticIps, reconcileStaticIps } from "../../engine/static_ips.ts";
 import type { StaticIps } from "../../engine/model.ts";
 import { testClientAs } from "./_engine_harness.ts";

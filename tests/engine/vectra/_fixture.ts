@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
 import { type FakeBrain, type FakeBrainOptions, startFakeBrain } from "../../../demo/brain.ts";
-import type { SecretLookup } from "../../../clients/interface.ts";
+import type { SecretLookup } from "../../../engine/secrets.ts";
 import type { HttpOptions } from "../../../engine/http_types.ts";
 import { CountingRequestCounter } from "../../../engine/http.ts";
 import { createVectraApi } from "../../../engine/vectra/mod.ts";
