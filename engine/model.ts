@@ -11,16 +11,10 @@
 import { z } from "zod";
 import { isInternalAddress, singleHostAddress } from "./ip.ts";
 import { splitTags } from "./state_tags.ts";
-import type { ApiVersion } from "./vectra/api.ts";
+import type { ApiVersion, BlockedElements, Kind } from "./kinds.ts";
 
-/** One of the three kinds of Vectra entity var blocks. */
-export type Kind = "host" | "account" | "detection";
-
-/** The kinds, in the order a cycle handles them. */
-export const KINDS: readonly Kind[] = ["host", "account", "detection"];
-
-/** Client tag name (e.g. `PAN Client`) to the element ids recorded for it, in tag order. */
-export type BlockedElements = ReadonlyMap<string, readonly string[]>;
+export { KINDS } from "./kinds.ts";
+export type { BlockedElements, Kind } from "./kinds.ts";
 
 /** What every entity carries, whatever its kind. */
 export interface EntityBase {

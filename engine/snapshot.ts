@@ -6,7 +6,7 @@
  */
 
 import type { Account, Detection, Host, Kind } from "./model.ts";
-import type { ApiVersion } from "./vectra/api.ts";
+import type { ApiVersion } from "./kinds.ts";
 
 /** An entity the v3 urgency query returned, with its score. */
 export interface UrgentMatch<E> {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { BlockedElements, Kind } from "./model.ts";
+import type { BlockedElements, Kind } from "./kinds.ts";
 
 /** The "blocked" marker tag per kind. */
 export const MARKER_TAGS: Readonly<Record<Kind, string>> = {

@@ -11,8 +11,9 @@
 
 import type { Account, Detection, Group, Host, Kind } from "../model.ts";
 
-/** Which Vectra API a brain speaks. */
-export type ApiVersion = "2.5" | "3.3" | "3.4";
+import type { ApiVersion } from "../kinds.ts";
+
+export type { ApiVersion };
 
 /** Filters for host and account lists. Given filters are combined with AND. */
 export interface ScoreQuery {
