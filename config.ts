@@ -632,14 +632,18 @@ function closest(word: string, candidates: Iterable<string>): string | null {
   return bestDistance <= Math.max(2, Math.floor(word.length / 4)) ? best : null;
 }
 
-/** Finds a client definition by module name or alias (case-insensitive). */
+/**
+ * Finds a client by the name written in `THIRD_PARTY_CLIENTS`: its module name or one of
+ * its aliases (engine.md §10.5), case-insensitive, surrounding spaces ignored. The one
+ * lookup of a client by name; `clients` is the registry (`CLIENTS` of `clients/mod.ts`).
+ */
 export function findClientDefinition(
   name: string,
   clients: readonly ClientDefinition[],
 ): ClientDefinition | undefined {
-  const lower = name.toLowerCase();
+  const wanted = name.trim().toLowerCase();
   return clients.find((c) =>
-    c.name.toLowerCase() === lower || c.aliases.some((a) => a.toLowerCase() === lower)
+    c.name.toLowerCase() === wanted || c.aliases.some((a) => a.toLowerCase() === wanted)
   );
 }
 

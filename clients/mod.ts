@@ -1,7 +1,7 @@
 /**
  * The client registry: every client definition, statically imported so `deno compile`
  * embeds it (architecture.md). Adding a client is one import and one entry in
- * {@linkcode CLIENTS}.
+ * {@linkcode CLIENTS}; a client is looked up by name with `findClientDefinition` (config.ts).
  *
  * @module
  */
@@ -19,15 +19,3 @@ export const CLIENTS: readonly ClientDefinition[] = [
   fortinet,
   pan,
 ];
-
-/**
- * Finds a client by the name written in `THIRD_PARTY_CLIENTS`: its module name or one of
- * its aliases (engine.md §10.5), case-insensitive, surrounding spaces ignored.
- */
-export function findClient(name: string): ClientDefinition | undefined {
-  const wanted = name.trim().toLowerCase();
-  return CLIENTS.find((client) =>
-    client.name.toLowerCase() === wanted ||
-    client.aliases.some((alias) => alias.toLowerCase() === wanted)
-  );
-}

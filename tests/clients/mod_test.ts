@@ -1,14 +1,17 @@
 import assert from "node:assert/strict";
-import { CLIENTS, findClient } from "../../clients/mod.ts";
+import { CLIENTS } from "../../clients/mod.ts";
+import { findClientDefinition } from "../../config.ts";
 
-Deno.test("findClient() resolves module names case-insensitively", () => {
+const findClient = (name: string) => findClientDefinition(name, CLIENTS);
+
+Deno.test("findClientDefinition() resolves module names case-insensitively", () => {
   assert.equal(findClient("test_client")?.tagName, "Test Client");
   assert.equal(findClient(" External_Call ")?.tagName, "External Call Client");
   assert.equal(findClient("nonesuch"), undefined);
   assert.equal(findClient(""), undefined);
 });
 
-Deno.test("findClient() resolves every registered alias to its definition", () => {
+Deno.test("findClientDefinition() resolves every registered alias to its definition", () => {
   for (const client of CLIENTS) {
     for (const alias of client.aliases) assert.equal(findClient(alias), client);
   }
