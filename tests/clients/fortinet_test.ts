@@ -527,8 +527,8 @@ Deno.test("blockDetection() keeps a member an administrator adds between var's r
     const fake = (lab.servers[0] as FakeFortiGateServer).fake;
     fake.addAddress({ name: "admin-bad", type: "ipmask", subnet: "192.0.2.66 255.255.255.255" });
     fake.beforeNext(
-      (method, path) => method === "POST" && path.endsWith("/addrgrp/External-Block/member"),
       () => fake.addMember("External-Block", "admin-bad"),
+      ({ method, path }) => method === "POST" && path.endsWith("/addrgrp/External-Block/member"),
     );
     await lab.client.blockDetection(sampleDetection({ dstIps: ["198.51.100.7"] }));
     assert.deepEqual(fake.members("External-Block"), [
@@ -538,8 +538,8 @@ Deno.test("blockDetection() keeps a member an administrator adds between var's r
     ]);
     fake.addAddress({ name: "admin-worse", type: "ipmask", subnet: "192.0.2.67 255.255.255.255" });
     fake.beforeNext(
-      (method, path) => method === "DELETE" && path.includes("/addrgrp/External-Block/member/"),
       () => fake.addMember("External-Block", "admin-worse"),
+      ({ method, path }) => method === "DELETE" && path.includes("/addrgrp/External-Block/member/"),
     );
     await lab.client.unblockDetection(sampleDetection(), ["198.51.100.7"]);
     assert.deepEqual(fake.members("External-Block"), ["none", "admin-bad", "admin-worse"]);
@@ -553,8 +553,8 @@ Deno.test("blockDetection() confirms a member another run added after var read t
   try {
     const fake = (lab.servers[0] as FakeFortiGateServer).fake;
     fake.beforeNext(
-      (method, path) => method === "POST" && path.endsWith("/addrgrp/External-Block/member"),
       () => fake.addMember("External-Block", "var-detection-198.51.100.7"),
+      ({ method, path }) => method === "POST" && path.endsWith("/addrgrp/External-Block/member"),
     );
     const ids = await lab.client.blockDetection(sampleDetection({ dstIps: ["198.51.100.7"] }));
     assert.deepEqual(ids, ["198.51.100.7"]);

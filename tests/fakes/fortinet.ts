@@ -17,6 +17,7 @@
  * @module
  */
 
+import { FakeDevice } from "./_device.ts";
 import { serveRestartable } from "./_serve.ts";
 /** An address object as FortiOS stores it (only the fields var uses, plus any others sent). */
 export interface FortiAddress {
@@ -112,17 +113,13 @@ class FortiFailure {
 }
 
 /** The fake FortiGate: state per VDOM, a request handler, admin helpers and fault knobs. */
-export class FakeFortiGate {
-  /** Every request received, in order. */
-  readonly requests: RecordedRequest[] = [];
+export class FakeFortiGate extends FakeDevice<RecordedRequest> {
   #token: string;
   #vdoms = new Map<string, VdomTables>();
-  #failures: number[] = [];
-  #failAlways: number | null = null;
-  #before: { match: (method: string, path: string) => boolean; action: () => void }[] = [];
   #revision = 1;
 
   constructor(options: FakeFortiGateOptions) {
+    super();
     this.#token = options.token;
     const groups = options.groups ?? ["Internal-Block", "External-Block"];
     const groups6 = options.groups6 ?? ["Internal-Block6", "External-Block6"];
@@ -176,30 +173,6 @@ export class FakeFortiGate {
     if (!found.member.includes(name)) found.member.push(name);
   }
 
-  /** The next `count` requests answer `status` (a FortiOS error envelope). */
-  failNext(status: number, count = 1): void {
-    for (let i = 0; i < count; i++) this.#failures.push(status);
-  }
-
-  /** Every further request answers `status`, until {@linkcode FakeFortiGate.heal}. */
-  failAlways(status: number): void {
-    this.#failAlways = status;
-  }
-
-  /** Cancels {@linkcode FakeFortiGate.failNext} and {@linkcode FakeFortiGate.failAlways}. */
-  heal(): void {
-    this.#failures = [];
-    this.#failAlways = null;
-  }
-
-  /**
-   * Runs `action` once, right before the first later request that `match`es is handled:
-   * an administrator changing the device between two of var's calls.
-   */
-  beforeNext(match: (method: string, path: string) => boolean, action: () => void): void {
-    this.#before.push({ match, action });
-  }
-
   /** Handles one HTTP request. */
   async handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
@@ -207,28 +180,22 @@ export class FakeFortiGate {
     const path = safeDecodePath(url.pathname);
     const vdom = url.searchParams.get("vdom");
     const authorized = request.headers.get("Authorization") === `Bearer ${this.#token}`;
-    this.requests.push({
+    const recorded: RecordedRequest = {
       method: request.method,
       url: `${url.pathname}${url.search}`,
       path,
       vdom,
       body,
       authorized,
-    });
+    };
+    this.record(recorded);
     const method = request.method;
     const context: EnvelopeContext = { method, vdom: vdom ?? "root", path: "", name: "" };
     if (!authorized) {
       return Response.json({ http_status: 401, status: "error" }, { status: 401 });
     }
-    const injected = this.#failAlways ?? this.#failures.shift();
-    if (injected !== undefined && injected !== null) {
-      return envelopeError(context, new FortiFailure(injected, null));
-    }
-    const hook = this.#before.findIndex((entry) => entry.match(method, path));
-    if (hook >= 0) {
-      const [entry] = this.#before.splice(hook, 1);
-      entry?.action();
-    }
+    const injected = await this.interpose(recorded);
+    if (injected !== null) return envelopeError(context, new FortiFailure(injected, null));
     try {
       return this.#route(method, url.pathname, url.searchParams, body, context);
     } catch (error) {
@@ -636,6 +603,9 @@ export function startFakeFortiGate(options: StartFakeFortiGateOptions): FakeFort
     port: server.port,
     down: server.down,
     up: server.up,
-    close: server.close,
+    async close() {
+      fake.heal();
+      await server.close();
+    },
   };
 }

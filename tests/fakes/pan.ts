@@ -24,6 +24,7 @@
  */
 
 import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser";
+import { FakeDevice } from "./_device.ts";
 import { serveRestartable } from "./_serve.ts";
 
 /** One request as the fake received it. */
@@ -139,9 +140,7 @@ function isIpv6(text: string): boolean {
 }
 
 /** The fake PAN-OS device: registrations per scope, a request handler, admin helpers, faults. */
-export class FakePan {
-  /** Every request received, in order. */
-  readonly requests: PanRecordedRequest[] = [];
+export class FakePan extends FakeDevice<PanRecordedRequest> {
   #apiKey: string;
   #credentials: { user: string; password: string };
   #vsys: Set<string>;
@@ -150,12 +149,10 @@ export class FakePan {
   #maxPage: number;
   /** Scope key (`target/vsys`) → IP → tags, in registration order. */
   #state = new Map<string, Map<string, Set<string>>>();
-  #failures: number[] = [];
-  #failAlways: number | null = null;
   #xmlErrors: string[] = [];
-  #before: (() => void)[] = [];
 
   constructor(options: FakePanOptions) {
+    super();
     this.#apiKey = options.apiKey;
     this.#credentials = options.credentials ?? { user: "var-api", password: "s3cret" };
     this.#vsys = new Set(options.vsys ?? ["vsys1"]);
@@ -164,24 +161,9 @@ export class FakePan {
     this.#maxPage = options.maxPage ?? 500;
   }
 
-  /** The next `count` requests answer HTTP `status` (e.g. 503) without acting. */
-  failNext(status: number, count = 1): void {
-    for (let i = 0; i < count; i++) this.#failures.push(status);
-  }
-
-  /** Every request answers HTTP `status` from now on; `null` heals. */
-  failAlways(status: number | null): void {
-    this.#failAlways = status;
-  }
-
   /** The next request answers HTTP 200 with `<response status="error">` and `message`. */
   xmlErrorNext(message: string): void {
     this.#xmlErrors.push(message);
-  }
-
-  /** Runs `action` (an administrator's change) just before the next request is handled. */
-  beforeNext(action: () => void): void {
-    this.#before.push(action);
   }
 
   /** Registers `ip` with `tags` behind the client's back (another system, or an admin). */
@@ -253,17 +235,17 @@ export class FakePan {
       for (const [k, v] of new URLSearchParams(body)) params[k] = v;
     }
     const type = params.type ?? "";
-    this.requests.push({
+    const recorded: PanRecordedRequest = {
       method: request.method,
       url: `${url.pathname}${url.search}`,
       type,
       keyHeader: request.headers.get("x-pan-key"),
       body,
       params,
-    });
-    for (const action of this.#before.splice(0)) action();
-    const failure = this.#failures.shift() ?? this.#failAlways;
-    if (failure !== null && failure !== undefined) {
+    };
+    this.record(recorded);
+    const failure = await this.interpose(recorded);
+    if (failure !== null) {
       return xmlResponse(failure, `<html><body>Error ${failure}</body></html>`);
     }
     const xmlError = this.#xmlErrors.shift();
@@ -492,5 +474,12 @@ export interface StartFakePanOptions extends FakePanOptions {
 export function startFakePan(options: StartFakePanOptions): FakePanServer {
   const fake = new FakePan(options);
   const server = serveRestartable((request) => fake.handle(request), options.tls);
-  return { fake, ...server };
+  return {
+    fake,
+    ...server,
+    async close() {
+      fake.heal();
+      await server.close();
+    },
+  };
 }
