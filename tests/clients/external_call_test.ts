@@ -49,6 +49,7 @@ async function startExternalCall(): Promise<ContractHarness> {
       serverError: () => program.script({ code: 3, stderr: "device error" }),
       down: () => program.hang(30),
     },
+    another: () => Promise.resolve(clientFrom(deviceKeys(program))),
     close: async () => {
       await client.close?.();
       await program.close();
@@ -80,7 +81,10 @@ function isClientError(operation: string, message: string | RegExp) {
 }
 
 Deno.test("external_call client", async (t) => {
-  await runClientContract(t, { start: startExternalCall });
+  await runClientContract(t, {
+    start: startExternalCall,
+    startTwo: { none: "external_call runs one command per action, on one device" },
+  });
 });
 
 Deno.test("blockHost() runs the exact argv each time, without accumulating values", async () => {

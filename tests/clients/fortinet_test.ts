@@ -14,7 +14,12 @@ import {
   startFakeFortiGate,
   type StartFakeFortiGateOptions,
 } from "../fakes/fortinet.ts";
-import { type ContractHarness, type EnforcedKind, runClientContract } from "./_contract.ts";
+import {
+  type ContractHarness,
+  type EnforcedKind,
+  runClientContract,
+  type TwoDeviceHarness,
+} from "./_contract.ts";
 import { sampleAccount, sampleDetection, sampleHost, sampleStaticIps } from "./_entities.ts";
 
 const TOKEN = "fgt-token-Zq81x";
@@ -47,6 +52,8 @@ async function createClient(
 interface Lab {
   readonly servers: FakeFortiGateServer[];
   readonly client: FortinetClient;
+  /** Another client configured like `client` (closed with the lab). */
+  another(): Promise<FortinetClient>;
   close(): Promise<void>;
 }
 
@@ -65,16 +72,23 @@ async function startLab(
   }
   try {
     const tokens: Record<string, string> = { "127.0.0.1": options.token ?? TOKEN };
-    const client = await createClient({
+    const raw = {
       FORTINET_IP: servers.map((s) => s.entry).join(","),
       FORTINET_PORT: servers.map((s) => String(s.port)).join(","),
       ...options.raw,
-    }, tokens);
+    };
+    const client = await createClient(raw, tokens);
+    const others: FortinetClient[] = [];
     return {
       servers,
       client,
+      async another() {
+        const other = await createClient(raw, tokens);
+        others.push(other);
+        return other;
+      },
       async close() {
-        await client.close();
+        for (const c of [client, ...others]) await c.close();
         for (const server of servers) await server.close();
       },
     };
@@ -129,9 +143,24 @@ function vanishIn(fake: FakeFortiGate, kind: EnforcedKind): void {
 
 /** The contract harness: one fake FortiGate and a fresh client per case. */
 async function startFortinetWithFake(): Promise<ContractHarness> {
-  const lab = await startLab(1);
+  return await fortinetHarness(1);
+}
+
+/** The two-device contract harness: two fake FortiGates behind one client. */
+async function startTwoFortinets(): Promise<TwoDeviceHarness> {
+  return await fortinetHarness(2);
+}
+
+/** A contract harness on `count` fake FortiGates (faults and `enforced` on the first). */
+async function fortinetHarness(count: number): Promise<TwoDeviceHarness> {
+  const lab = await startLab(count);
   const server = lab.servers[0] as FakeFortiGateServer;
+  const on = (device: 0 | 1) => lab.servers[device] as FakeFortiGateServer;
   return {
+    enforcedOn: (device, kind) => Promise.resolve(enforcedIn(on(device).fake, kind)),
+    failSecond: () => on(1).fake.failAlways(503),
+    slowSecond: (ms) => on(1).fake.stall(ms),
+    another: () => lab.another(),
     client: lab.client,
     samples: {
       host: sampleHost(),
@@ -161,7 +190,16 @@ async function rejectsClientError(promise: Promise<unknown>): Promise<ClientErro
 }
 
 Deno.test("fortinet client", async (t) => {
-  await runClientContract(t, { start: startFortinetWithFake });
+  await runClientContract(t, {
+    start: startFortinetWithFake,
+    startTwo: startTwoFortinets,
+    known: {
+      "blockHost() with two devices, one failing":
+        "fortinet keeps a partial block on the healthy firewall; the shared fan-out with rollback is issue [4] (vendor kit step 2)",
+      "blockDetection() with two devices, one failing":
+        "fortinet keeps a partial block on the healthy firewall; the shared fan-out with rollback is issue [4] (vendor kit step 2)",
+    },
+  });
 });
 
 Deno.test("fortinet definition names the client as the original did", () => {

@@ -10,7 +10,12 @@ import {
 } from "../../clients/pan.ts";
 import { makeTestCertificates } from "../_tls.ts";
 import { type FakePanServer, startFakePan, type StartFakePanOptions } from "../fakes/pan.ts";
-import { type ContractHarness, type EnforcedKind, runClientContract } from "./_contract.ts";
+import {
+  type ContractHarness,
+  type EnforcedKind,
+  runClientContract,
+  type TwoDeviceHarness,
+} from "./_contract.ts";
 import { sampleAccount, sampleDetection, sampleHost, sampleStaticIps } from "./_entities.ts";
 
 const KEY = "LUFRPT1pan-key-Zq81x==";
@@ -35,6 +40,8 @@ interface Lab {
   readonly servers: FakePanServer[];
   readonly client: PanClient;
   readonly secrets: SecretLog;
+  /** Another client configured like `client` (closed with the lab). */
+  another(): Promise<PanClient>;
   close(): Promise<void>;
 }
 
@@ -88,16 +95,20 @@ async function startLab(count = 1, options: LabOptions = {}): Promise<Lab> {
     }),
   };
   try {
-    const client = await pan.create(
-      parseConfig({ PAN_URLS: servers.map((s) => s.url).join(","), ...options.raw }),
-      context,
-    );
+    const config = parseConfig({ PAN_URLS: servers.map((s) => s.url).join(","), ...options.raw });
+    const client = await pan.create(config, context);
+    const others: PanClient[] = [];
     return {
       servers,
       client,
       secrets: log,
+      async another() {
+        const other = await pan.create(config, context);
+        others.push(other);
+        return other;
+      },
       async close() {
-        await client.close();
+        for (const c of [client, ...others]) await c.close();
         for (const server of servers) await server.close();
       },
     };
@@ -109,10 +120,23 @@ async function startLab(count = 1, options: LabOptions = {}): Promise<Lab> {
 
 /** A contract harness: one fake device and a client. */
 async function startContractHarness(): Promise<ContractHarness> {
-  const lab = await startLab(1);
+  return await panHarness(1);
+}
+
+/** A contract harness on `count` fake devices (faults and `enforced` on the first). */
+async function panHarness(count: number): Promise<TwoDeviceHarness> {
+  const lab = await startLab(count);
   const server = lab.servers[0] as FakePanServer;
   const tagOf = (kind: EnforcedKind): string | null => kind === "account" ? null : TAGS[kind];
+  const on = (device: 0 | 1) => lab.servers[device] as FakePanServer;
   return {
+    enforcedOn(device, kind) {
+      const tag = tagOf(kind);
+      return Promise.resolve(tag === null ? new Set() : on(device).fake.taggedAnywhere(tag));
+    },
+    failSecond: () => on(1).fake.failAlways(503),
+    slowSecond: (ms) => on(1).fake.stall(ms),
+    another: () => lab.another(),
     client: lab.client,
     samples: {
       host: sampleHost(),
@@ -154,7 +178,7 @@ async function rejectsClientError(
 }
 
 Deno.test("pan client", async (t) => {
-  await runClientContract(t, { start: startContractHarness });
+  await runClientContract(t, { start: startContractHarness, startTwo: () => panHarness(2) });
 
   await t.step(
     "blockHost() fails on every device when one is down and rolls back the others",

@@ -28,12 +28,16 @@ function startTestClient(): Promise<ContractHarness> {
       serverError: () => device.fail("error", 503),
       down: () => device.fail("down"),
     },
+    another: () => Promise.resolve(createTestClient({ deterministic: true, device })),
     close: async () => await client.close?.(),
   });
 }
 
 Deno.test("test_client client", async (t) => {
-  await runClientContract(t, { start: startTestClient });
+  await runClientContract(t, {
+    start: startTestClient,
+    startTwo: { none: "test_client drives one simulated device" },
+  });
 });
 
 Deno.test("createTestClient() issues random v4 UUIDs by default, the same one for a blocked host", async () => {
