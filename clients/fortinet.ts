@@ -22,6 +22,16 @@
 import { z } from "zod";
 import { alignedValues, parseBool, splitList } from "./_config.ts";
 import { destinationAddresses, hostAddress } from "./_targets.ts";
+import {
+  type DeviceAnswer,
+  type Failure,
+  failuresOf,
+  fanOut,
+  fanOutError,
+  KeyLocks,
+  rollBack,
+  type Settled,
+} from "./_fanout.ts";
 import { HttpEndpoint, HttpError } from "../engine/http.ts";
 import type { HttpResponse } from "../engine/http_types.ts";
 import { type IpEntry, parseIpOrNetwork } from "../engine/ip.ts";
@@ -659,6 +669,13 @@ function codeOf(body: Record<string, unknown> | null): number | null {
 }
 
 /** Text of any error, without a stack. */
+/** A firewall's error as a fan-out failure. */
+function failureOf(error: unknown): Failure {
+  return error instanceof FortiOsError
+    ? { message: error.message, status: error.status }
+    : { message: describe(error), status: null };
+}
+
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -681,6 +698,7 @@ export class FortinetClient implements ResponseClient {
   ]);
   #apis: FortiGateApi[];
   #legacyUnblock: boolean;
+  #locks = new KeyLocks();
 
   constructor(apis: FortiGateApi[], legacyUnblock: boolean) {
     this.#apis = apis;
@@ -771,30 +789,30 @@ export class FortinetClient implements ResponseClient {
    */
   async removeElements(elements: readonly EnforcedElement[]): Promise<string[]> {
     const confirmed: string[] = [];
-    const failures: { text: string; status: number | null }[] = [];
+    const failures: Failure[] = [];
     for (const scope of ["host", "detection", "static"] as const) {
       const ids = elements.filter((e) => e.kind === scope).map((e) => e.element);
       const valid = ids.filter((id) => parseIpOrNetwork(id).ok);
       confirmed.push(...ids.filter((id) => !valid.includes(id)));
       const targets = this.#targets("removeElements", "stray elements", scope, valid);
       if (targets.length === 0) continue;
-      const results = await Promise.all(
-        this.#apis.map((api) => this.#apply(api, "unblock", targets, { legacy: false })),
+      const settled = await this.#fanOut(
+        targets,
+        (api) => this.#apply(api, "unblock", targets, { legacy: false }),
       );
-      const failed = this.#failures(results, targets);
-      failures.push(...failed);
+      failures.push(...this.#failuresOf(settled, targets));
       for (const target of targets) {
-        if (results.every((result) => result.get(target.name) === null)) {
+        if (settled.every(({ answer }) => !answer.failed.has(target.name))) {
           confirmed.push(...target.given);
         }
       }
     }
     if (failures.length > 0 && confirmed.length === 0) {
-      throw new ClientError(
+      throw fanOutError(
         this.name,
         "removeElements",
-        `Cannot remove stray elements on fortinet: ${failures.map((f) => f.text).join("; ")}`,
-        { status: failures[0]?.status ?? null },
+        "Cannot remove stray elements on fortinet",
+        failures,
       );
     }
     return confirmed;
@@ -842,16 +860,40 @@ export class FortinetClient implements ResponseClient {
     targets: Target[],
   ): Promise<void> {
     if (targets.length === 0) return;
-    const results = await Promise.all(this.#apis.map((api) => this.#apply(api, action, targets)));
-    const failures = this.#failures(results, targets);
-    if (failures.length > 0) {
-      throw new ClientError(
+    await this.#locks.with(targets.map((t) => t.name), async () => {
+      const settled = await this.#fanOut(targets, (api) => this.#apply(api, action, targets));
+      const failures = this.#failuresOf(settled, targets);
+      if (failures.length === 0) return;
+      // A block some firewall refused is taken back where it was accepted.
+      const rolledBack = action === "block" &&
+        await rollBack(settled, async (api, names) => {
+          const undo = targets.filter((t) => names.includes(t.name));
+          const answer = await this.#apply(api, "unblock", undo, { legacy: false });
+          const failed = [...answer.failed.values()];
+          if (failed.length > 0) throw new Error(failed.map((f) => f.message).join("; "));
+        }, (api) => api.label);
+      throw fanOutError(
         this.name,
         operation,
-        `Cannot ${action} ${what} on fortinet: ${failures.map((f) => f.text).join("; ")}`,
-        { status: failures[0]?.status ?? null },
+        `Cannot ${action} ${what} on fortinet`,
+        failures,
+        rolledBack,
       );
-    }
+    });
+  }
+
+  /** Applies targets on every firewall at once; every firewall's answer, never a throw. */
+  #fanOut(
+    targets: readonly Target[],
+    apply: (api: FortiGateApi) => Promise<DeviceAnswer>,
+  ): Promise<Settled<FortiGateApi>[]> {
+    return fanOut(this.#apis, targets.map((t) => t.name), apply, failureOf);
+  }
+
+  /** The failures of a fan-out as `<entry> on <firewall>: <why>`. */
+  #failuresOf(settled: readonly Settled<FortiGateApi>[], targets: readonly Target[]): Failure[] {
+    const entryOf = new Map(targets.map((t) => [t.name, t.entry.entry]));
+    return failuresOf(settled, (api) => api.label, (name) => entryOf.get(name) ?? name);
   }
 
   /** Unblocks recorded ids; returns them all once every firewall confirmed, else throws. */
@@ -883,18 +925,17 @@ export class FortinetClient implements ResponseClient {
       else invalid.set(entry, `Cannot ${action} static destination on fortinet: ${parsed.reason}`);
     }
     const targets = this.#targets(operation, "static destinations", "static", valid);
-    const results = targets.length === 0
+    const settled = targets.length === 0
       ? []
-      : await Promise.all(this.#apis.map((api) => this.#apply(api, action, targets)));
+      : await this.#fanOut(targets, (api) => this.#apply(api, action, targets));
     const errorsByEntry = new Map<string, string[]>();
-    for (const [index, result] of results.entries()) {
-      const api = this.#apis[index] as FortiGateApi;
+    for (const { device: api, answer } of settled) {
       for (const target of targets) {
-        const error = result.get(target.name);
-        if (error === undefined || error === null) continue;
+        const failure = answer.failed.get(target.name);
+        if (failure === undefined) continue;
         for (const given of target.given) {
           const list = errorsByEntry.get(given) ?? [];
-          list.push(`${api.label}: ${error.message}`);
+          list.push(`${api.label}: ${failure.message}`);
           errorsByEntry.set(given, list);
         }
       }
@@ -912,38 +953,20 @@ export class FortinetClient implements ResponseClient {
     });
   }
 
-  /** Collects per-firewall failures as message parts. */
-  #failures(
-    results: Map<string, FortiOsError | null>[],
-    targets: Target[],
-  ): { text: string; status: number | null }[] {
-    const failures: { text: string; status: number | null }[] = [];
-    for (const [index, result] of results.entries()) {
-      const api = this.#apis[index] as FortiGateApi;
-      for (const target of targets) {
-        const error = result.get(target.name);
-        if (error === undefined || error === null) continue;
-        failures.push({
-          text: `${target.entry.entry} on ${api.label}: ${error.message}`,
-          status: error.status,
-        });
-      }
-    }
-    return failures;
-  }
-
   /**
-   * Applies an action to targets on one firewall. Never throws: every target maps to null
-   * (confirmed) or the error that stopped it.
+   * Applies an action to targets on one firewall. Never throws: a target is confirmed, or
+   * failed with the error that stopped it; a block says which targets it newly put in the
+   * group (what a rollback takes back).
    */
   async #apply(
     api: FortiGateApi,
     action: "block" | "unblock",
-    targets: Target[],
+    targets: readonly Target[],
     options: { legacy?: boolean } = {},
-  ): Promise<Map<string, FortiOsError | null>> {
+  ): Promise<DeviceAnswer> {
     const legacy = options.legacy ?? this.#legacyUnblock;
-    const result = new Map<string, FortiOsError | null>();
+    const failed = new Map<string, Failure>();
+    const added = new Set<string>();
     for (const family of [4, 6] as const) {
       const mine = targets.filter((t) => t.entry.version === family);
       if (mine.length === 0) continue;
@@ -956,32 +979,28 @@ export class FortinetClient implements ResponseClient {
         members = await api.groupMembers(tables, group);
         objects = await api.objectsWithPrefix(tables, FORTINET_NAME_PREFIX[scope]);
       } catch (error) {
-        const failure = error instanceof FortiOsError
-          ? error
-          : new FortiOsError(describe(error), null);
-        for (const target of mine) result.set(target.name, failure);
+        for (const target of mine) failed.set(target.name, failureOf(error));
         continue;
       }
       for (const target of mine) {
         try {
-          if (action === "block") {
-            await this.#blockOne(api, tables, group, members, objects, target);
-          } else {
+          if (action === "unblock") {
             await this.#unblockOne(api, tables, group, members, objects, target, legacy);
+          } else if (await this.#blockOne(api, tables, group, members, objects, target)) {
+            added.add(target.name);
           }
-          result.set(target.name, null);
         } catch (error) {
-          result.set(
-            target.name,
-            error instanceof FortiOsError ? error : new FortiOsError(describe(error), null),
-          );
+          failed.set(target.name, failureOf(error));
         }
       }
     }
-    return result;
+    return { failed, added };
   }
 
-  /** Ensures var's object exists and is a member of the group. */
+  /**
+   * Ensures var's object exists and is a member of the group; true when this call made it
+   * a member (a rollback takes it back), false when it already was.
+   */
   async #blockOne(
     api: FortiGateApi,
     tables: FamilyTables,
@@ -989,7 +1008,7 @@ export class FortinetClient implements ResponseClient {
     members: Set<string>,
     objects: Map<string, FortiObject>,
     target: Target,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const existing = objects.get(target.name);
     if (existing) {
       assertOurs(existing, target);
@@ -1018,15 +1037,18 @@ export class FortinetClient implements ResponseClient {
         assertOurs(found, target);
       }
     }
-    if (members.has(target.name)) return;
+    if (members.has(target.name)) return false;
     try {
       await api.addMember(tables, group, target.name);
     } catch (error) {
       // Added meanwhile by another call: confirmed when it is a member now.
       if (!(error instanceof FortiOsError) || error.code !== -5) throw error;
       if (!(await api.isMember(tables, group, target.name))) throw error;
+      members.add(target.name);
+      return false;
     }
     members.add(target.name);
+    return true;
   }
 
   /** Removes var's member and object; leaves anything var did not create. */
