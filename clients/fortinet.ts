@@ -20,7 +20,14 @@
  */
 
 import { z } from "zod";
-import { alignedValues, parseBool, splitList } from "./_config.ts";
+import { parseBool } from "./_config.ts";
+import {
+  deviceListKeys,
+  type DeviceListSpec,
+  firstDuplicate,
+  parseDeviceList,
+  perDeviceHelp,
+} from "./_devices.ts";
 import { destinationAddresses, hostAddress } from "./_targets.ts";
 import {
   type DeviceAnswer,
@@ -92,233 +99,134 @@ export interface FortinetConfig {
   readonly legacyUnblock: boolean;
 }
 
-const DEFAULTS = {
-  FORTINET_IP: "",
-  FORTINET_PORT: "443",
-  FORTINET_VDOM: "root",
-  FORTINET_CHECK_SSL: "true",
-  FORTINET_CA_FILE: "",
-  FORTINET_INTERNAL_ADDRESS_GROUP: "Internal-Block",
-  FORTINET_EXTERNAL_ADDRESS_GROUP: "External-Block",
-  FORTINET_INTERNAL_ADDRESS_GROUP6: "Internal-Block6",
-  FORTINET_EXTERNAL_ADDRESS_GROUP6: "External-Block6",
-  FORTINET_LEGACY_UNBLOCK: "true",
-} as const;
+/** The firewall list keys: `FORTINET_IP`, `_PORT`, `_CHECK_SSL`, `_CA_FILE`. */
+const DEVICES: DeviceListSpec = {
+  prefix: "FORTINET",
+  port: 443,
+  devices: "firewalls",
+  product: "FortiGate",
+  listHelp:
+    "Management IPs or host names of the FortiGates, comma-separated (repeat an IP to serve several VDOMs). No scheme; `http://` only in labs.",
+};
 
-type FortinetKey = keyof typeof DEFAULTS;
+const PER_FIREWALL = perDeviceHelp(DEVICES);
 
-const PER_FIREWALL =
-  "One value for every firewall, or one per FORTINET_IP entry in the same order, comma-separated.";
-
-/** The documented keys of the FortiGate client. */
-export const FORTINET_KEYS: readonly ConfigKey[] = [
-  {
-    key: "FORTINET_IP",
-    default: DEFAULTS.FORTINET_IP,
-    required: true,
-    help:
-      "Management IPs or host names of the FortiGates, comma-separated (repeat an IP to serve several VDOMs). No scheme; `http://` only in labs.",
-  },
-  {
-    key: "FORTINET_PORT",
-    default: DEFAULTS.FORTINET_PORT,
-    help: `HTTPS admin port. ${PER_FIREWALL}`,
-  },
+/** The keys beyond the firewall list, each with its default and help. */
+const OWN_KEYS: readonly ConfigKey[] = [
   {
     key: "FORTINET_VDOM",
-    default: DEFAULTS.FORTINET_VDOM,
+    default: "root",
     help: `VDOM sent with every call. ${PER_FIREWALL}`,
   },
   {
-    key: "FORTINET_CHECK_SSL",
-    default: DEFAULTS.FORTINET_CHECK_SSL,
-    help: `Verify the firewall's TLS certificate (true/false). ${PER_FIREWALL}`,
-  },
-  {
-    key: "FORTINET_CA_FILE",
-    default: DEFAULTS.FORTINET_CA_FILE,
-    help:
-      `PEM file of the CA that signed the firewall's certificate; empty: system roots. ${PER_FIREWALL}`,
-  },
-  {
     key: "FORTINET_INTERNAL_ADDRESS_GROUP",
-    default: DEFAULTS.FORTINET_INTERNAL_ADDRESS_GROUP,
+    default: "Internal-Block",
     help:
       `IPv4 address group for blocked hosts (source of an east-west deny policy). ${PER_FIREWALL}`,
   },
   {
     key: "FORTINET_EXTERNAL_ADDRESS_GROUP",
-    default: DEFAULTS.FORTINET_EXTERNAL_ADDRESS_GROUP,
+    default: "External-Block",
     help:
       `IPv4 address group for blocked detection and static destinations (destination of a deny policy). ${PER_FIREWALL}`,
   },
   {
     key: "FORTINET_INTERNAL_ADDRESS_GROUP6",
-    default: DEFAULTS.FORTINET_INTERNAL_ADDRESS_GROUP6,
+    default: "Internal-Block6",
     help: `IPv6 address group (addrgrp6) for blocked hosts. ${PER_FIREWALL}`,
   },
   {
     key: "FORTINET_EXTERNAL_ADDRESS_GROUP6",
-    default: DEFAULTS.FORTINET_EXTERNAL_ADDRESS_GROUP6,
+    default: "External-Block6",
     help:
       `IPv6 address group (addrgrp6) for blocked detection and static destinations. ${PER_FIREWALL}`,
   },
   {
     key: "FORTINET_LEGACY_UNBLOCK",
-    default: DEFAULTS.FORTINET_LEGACY_UNBLOCK,
+    default: "true",
     help:
       "On unblock, also remove the group member the original framework added for a recorded IP (object named exactly the IP, type iprange); the object itself is kept.",
   },
 ];
 
-/** Splits a `FORTINET_IP` entry into scheme and host; returns a reason when it cannot be used. */
-function parseHostEntry(
-  entry: string,
-): { scheme: "https" | "http"; host: string } | { error: string } {
-  let scheme: "https" | "http" = "https";
-  let host = entry;
-  const schemeMatch = entry.match(/^(https?):\/\/(.*)$/i);
-  if (schemeMatch) {
-    scheme = (schemeMatch[1] ?? "").toLowerCase() === "http" ? "http" : "https";
-    host = (schemeMatch[2] ?? "").replace(/\/$/, "");
-  }
-  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
-  if (host === "") return { error: `"${entry}" names no host` };
-  if (/[\s/?#@]/.test(host)) return { error: `"${entry}" is not a host name or IP address` };
-  const colons = host.split(":").length - 1;
-  if (colons === 1) {
-    return { error: `"${entry}" carries a port; put the port in FORTINET_PORT` };
-  }
-  if (colons > 1 && parseIpOrNetwork(host).ok === false) {
-    return { error: `"${entry}" is not a host name or IP address` };
-  }
-  return { scheme, host };
-}
+/** The documented keys of the FortiGate client. */
+export const FORTINET_KEYS: readonly ConfigKey[] = [
+  ...deviceListKeys(DEVICES).slice(0, 2),
+  OWN_KEYS[0]!,
+  ...deviceListKeys(DEVICES).slice(2),
+  ...OWN_KEYS.slice(1),
+];
+
+/** The address groups of a firewall, each with its key. */
+const GROUP_KEYS = {
+  internalGroup: "FORTINET_INTERNAL_ADDRESS_GROUP",
+  externalGroup: "FORTINET_EXTERNAL_ADDRESS_GROUP",
+  internalGroup6: "FORTINET_INTERNAL_ADDRESS_GROUP6",
+  externalGroup6: "FORTINET_EXTERNAL_ADDRESS_GROUP6",
+} as const;
 
 /** The raw keys of the client, every value a string (defaults applied when absent). */
 const RawFortinetConfig = z.object(
   Object.fromEntries(
-    Object.entries(DEFAULTS).map(([key, value]) => [key, z.string().default(value)]),
-  ) as Record<FortinetKey, z.ZodDefault<z.ZodString>>,
+    FORTINET_KEYS.map(({ key, default: value }) => [key, z.string().default(value)]),
+  ),
 );
 
 /** Parses the raw `FORTINET_*` keys into a {@linkcode FortinetConfig}. */
 export const FortinetConfigSchema: z.ZodType<FortinetConfig> = RawFortinetConfig.transform(
   (raw, ctx): FortinetConfig => {
-    const fail = (key: FortinetKey, message: string): typeof z.NEVER => {
+    const raws = raw as Record<string, string>;
+    let failed = false;
+    const fail = (key: string, message: string): typeof z.NEVER => {
       ctx.addIssue({ code: "custom", path: [key], message });
+      failed = true;
       return z.NEVER;
     };
-    const ips = raw.FORTINET_IP.trim() === "" ? [] : splitList(raw.FORTINET_IP);
-    if (ips.length === 0) {
-      return fail("FORTINET_IP", "FORTINET_IP is empty; give the FortiGate management IPs");
-    }
-    const hosts: { scheme: "https" | "http"; host: string }[] = [];
-    for (const ip of ips) {
-      const parsed = parseHostEntry(ip);
-      if ("error" in parsed) return fail("FORTINET_IP", `FORTINET_IP entry ${parsed.error}`);
-      hosts.push(parsed);
-    }
-    const aligned = (key: FortinetKey): string[] | null => {
-      const values = alignedValues(raw[key], ips.length, {
-        key,
-        listKey: "FORTINET_IP",
-        devices: "firewalls",
-        device: "IP",
-      });
-      if (typeof values !== "string") return values;
-      fail(key, values);
-      return null;
-    };
-    const ports = aligned("FORTINET_PORT");
-    const vdoms = aligned("FORTINET_VDOM");
-    const checks = aligned("FORTINET_CHECK_SSL");
-    const caFiles = aligned("FORTINET_CA_FILE");
-    const internal = aligned("FORTINET_INTERNAL_ADDRESS_GROUP");
-    const external = aligned("FORTINET_EXTERNAL_ADDRESS_GROUP");
-    const internal6 = aligned("FORTINET_INTERNAL_ADDRESS_GROUP6");
-    const external6 = aligned("FORTINET_EXTERNAL_ADDRESS_GROUP6");
-    if (
-      !ports || !vdoms || !checks || !caFiles || !internal || !external || !internal6 ||
-      !external6
-    ) {
-      return z.NEVER;
-    }
-    const legacyUnblock = parseBool(raw.FORTINET_LEGACY_UNBLOCK);
+    const devices = parseDeviceList(raws, DEVICES, fail);
+    if (devices === null) return z.NEVER;
+    const vdoms = devices.aligned("FORTINET_VDOM");
+    const groups = Object.fromEntries(
+      Object.entries(GROUP_KEYS).map(([field, key]) => [field, devices.aligned(key)]),
+    ) as Record<keyof typeof GROUP_KEYS, string[] | null>;
+    if (failed || vdoms === null) return z.NEVER;
+    const legacyUnblock = parseBool(raws.FORTINET_LEGACY_UNBLOCK ?? "");
     if (legacyUnblock === null) {
       return fail(
         "FORTINET_LEGACY_UNBLOCK",
-        `FORTINET_LEGACY_UNBLOCK is "${raw.FORTINET_LEGACY_UNBLOCK}"; use true or false`,
+        `FORTINET_LEGACY_UNBLOCK is "${raws.FORTINET_LEGACY_UNBLOCK}"; use true or false`,
       );
     }
     const firewalls: FortinetFirewall[] = [];
-    for (let i = 0; i < ips.length; i++) {
-      const { scheme, host } = hosts[i] as { scheme: "https" | "http"; host: string };
-      const portText = ports[i] ?? "";
-      const port = Number(portText);
-      if (!/^\d{1,5}$/.test(portText) || port < 1 || port > 65535) {
-        return fail("FORTINET_PORT", `FORTINET_PORT "${portText}" is not a port; use 1 to 65535`);
-      }
-      const checkText = checks[i] ?? "";
-      const verifyTls = parseBool(checkText);
-      if (verifyTls === null) {
-        return fail(
-          "FORTINET_CHECK_SSL",
-          `FORTINET_CHECK_SSL is "${checkText}"; use true or false`,
-        );
-      }
+    for (const [i, endpoint] of devices.endpoints.entries()) {
       const vdom = vdoms[i] ?? "";
       if (vdom === "") return fail("FORTINET_VDOM", "FORTINET_VDOM is empty; use root or a VDOM");
-      const groups = {
-        internalGroup: internal[i] ?? "",
-        externalGroup: external[i] ?? "",
-        internalGroup6: internal6[i] ?? "",
-        externalGroup6: external6[i] ?? "",
-      };
-      const groupKeys: Record<keyof typeof groups, FortinetKey> = {
-        internalGroup: "FORTINET_INTERNAL_ADDRESS_GROUP",
-        externalGroup: "FORTINET_EXTERNAL_ADDRESS_GROUP",
-        internalGroup6: "FORTINET_INTERNAL_ADDRESS_GROUP6",
-        externalGroup6: "FORTINET_EXTERNAL_ADDRESS_GROUP6",
-      };
-      for (const [field, key] of Object.entries(groupKeys)) {
-        if (groups[field as keyof typeof groups] === "") {
+      const mine = Object.fromEntries(
+        Object.keys(GROUP_KEYS).map((
+          field,
+        ) => [field, groups[field as keyof typeof GROUP_KEYS]?.[i] ?? ""]),
+      ) as Record<keyof typeof GROUP_KEYS, string>;
+      for (const [field, key] of Object.entries(GROUP_KEYS)) {
+        if (mine[field as keyof typeof GROUP_KEYS] === "") {
           return fail(key, `${key} is empty; name an address group that exists on the firewall`);
         }
       }
-      if (groups.internalGroup === groups.externalGroup) {
-        return fail(
-          "FORTINET_EXTERNAL_ADDRESS_GROUP",
-          `FORTINET_INTERNAL_ADDRESS_GROUP and FORTINET_EXTERNAL_ADDRESS_GROUP are both "${groups.internalGroup}"; use two groups`,
-        );
+      for (const v of ["", "6"] as const) {
+        const internal = mine[`internalGroup${v}`];
+        if (internal === mine[`externalGroup${v}`]) {
+          return fail(
+            `FORTINET_EXTERNAL_ADDRESS_GROUP${v}`,
+            `FORTINET_INTERNAL_ADDRESS_GROUP${v} and FORTINET_EXTERNAL_ADDRESS_GROUP${v} are both "${internal}"; use two groups`,
+          );
+        }
       }
-      if (groups.internalGroup6 === groups.externalGroup6) {
-        return fail(
-          "FORTINET_EXTERNAL_ADDRESS_GROUP6",
-          `FORTINET_INTERNAL_ADDRESS_GROUP6 and FORTINET_EXTERNAL_ADDRESS_GROUP6 are both "${groups.internalGroup6}"; use two groups`,
-        );
-      }
-      const caFile = caFiles[i] ?? "";
-      firewalls.push({
-        host,
-        scheme,
-        port,
-        vdom,
-        verifyTls,
-        caFile: caFile === "" ? null : caFile,
-        ...groups,
-      });
+      firewalls.push({ ...endpoint, vdom, ...mine });
     }
-    const seen = new Set<string>();
-    for (const firewall of firewalls) {
-      const id = `${firewall.host}:${firewall.port}/${firewall.vdom}`;
-      if (seen.has(id)) {
-        return fail(
-          "FORTINET_IP",
-          `FORTINET_IP lists ${firewall.host} port ${firewall.port} VDOM ${firewall.vdom} twice`,
-        );
-      }
-      seen.add(id);
+    const twice = firstDuplicate(firewalls, (f) => `${f.host}:${f.port}/${f.vdom}`);
+    if (twice !== null) {
+      return fail(
+        "FORTINET_IP",
+        `FORTINET_IP lists ${twice.host} port ${twice.port} VDOM ${twice.vdom} twice`,
+      );
     }
     return { firewalls, legacyUnblock };
   },

@@ -1,0 +1,175 @@
+/**
+ * The device list of a vendor client in `var.env`: `<PREFIX>_IP` (management addresses,
+ * comma-separated; `http://` only in labs), `<PREFIX>_PORT`, `<PREFIX>_CHECK_SSL` and
+ * `<PREFIX>_CA_FILE`, each one value for every device or one per device. Parsing checks
+ * alignment, ports, booleans and addresses, and every error names the key and the value.
+ * Private to `clients/`.
+ *
+ * @module
+ */
+
+import { parseIpOrNetwork } from "../engine/ip.ts";
+import { alignedValues, parseBool, splitList } from "./_config.ts";
+import type { ConfigKey } from "./interface.ts";
+
+/** How a vendor names its device list. */
+export interface DeviceListSpec {
+  /** The key prefix: `FORTINET` gives `FORTINET_IP`, `FORTINET_PORT`, … */
+  readonly prefix: string;
+  /** The default management port. */
+  readonly port: number;
+  /** What the devices are called in messages, e.g. `firewalls`. */
+  readonly devices: string;
+  /** The product, for messages and help, e.g. `FortiGate`. */
+  readonly product: string;
+  /** The help of `<PREFIX>_IP`. */
+  readonly listHelp: string;
+}
+
+/** One device's endpoint as configured. */
+export interface DeviceEndpoint {
+  /** The `<PREFIX>_IP` entry without scheme: host name or IP (a secret's key). */
+  readonly host: string;
+  /** `https`, or `http` when the entry was written `http://…` (labs and tests). */
+  readonly scheme: "https" | "http";
+  readonly port: number;
+  /** Verify the TLS certificate (`<PREFIX>_CHECK_SSL`). */
+  readonly verifyTls: boolean;
+  /** PEM file of a CA to trust (`<PREFIX>_CA_FILE`), or null. */
+  readonly caFile: string | null;
+}
+
+/** A parsed device list, and the per-device values of the vendor's other keys. */
+export interface ParsedDevices {
+  readonly endpoints: readonly DeviceEndpoint[];
+  /** One value per device of a per-device key, or null after reporting the key. */
+  aligned(key: string): string[] | null;
+}
+
+/** The sentence every per-device key's help ends with. */
+export function perDeviceHelp(spec: DeviceListSpec): string {
+  return `One value for every ${spec.devices.replace(/s$/, "")}, or one per ${spec.prefix}_IP ` +
+    "entry in the same order, comma-separated.";
+}
+
+/** The documented device-list keys of a vendor. */
+export function deviceListKeys(spec: DeviceListSpec): ConfigKey[] {
+  const each = perDeviceHelp(spec);
+  const device = spec.devices.replace(/s$/, "");
+  return [
+    { key: `${spec.prefix}_IP`, default: "", required: true, help: spec.listHelp },
+    { key: `${spec.prefix}_PORT`, default: String(spec.port), help: `HTTPS admin port. ${each}` },
+    {
+      key: `${spec.prefix}_CHECK_SSL`,
+      default: "true",
+      help: `Verify the ${device}'s TLS certificate (true/false). ${each}`,
+    },
+    {
+      key: `${spec.prefix}_CA_FILE`,
+      default: "",
+      help:
+        `PEM file of the CA that signed the ${device}'s certificate; empty: system roots. ${each}`,
+    },
+  ];
+}
+
+/** Splits a `<PREFIX>_IP` entry into scheme and host, or says why it cannot be used. */
+export function parseHostEntry(
+  entry: string,
+  portKey: string,
+): { scheme: "https" | "http"; host: string } | { error: string } {
+  let scheme: "https" | "http" = "https";
+  let host = entry;
+  const schemeMatch = entry.match(/^(https?):\/\/(.*)$/i);
+  if (schemeMatch) {
+    scheme = (schemeMatch[1] ?? "").toLowerCase() === "http" ? "http" : "https";
+    host = (schemeMatch[2] ?? "").replace(/\/$/, "");
+  }
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  if (host === "") return { error: `"${entry}" names no host` };
+  if (/[\s/?#@]/.test(host)) return { error: `"${entry}" is not a host name or IP address` };
+  const colons = host.split(":").length - 1;
+  if (colons === 1) return { error: `"${entry}" carries a port; put the port in ${portKey}` };
+  if (colons > 1 && parseIpOrNetwork(host).ok === false) {
+    return { error: `"${entry}" is not a host name or IP address` };
+  }
+  return { scheme, host };
+}
+
+/**
+ * Parses the device list of `raw` (every key present, defaults applied). Each problem is
+ * reported through `fail(key, message)`; returns null when the list cannot be used.
+ */
+export function parseDeviceList(
+  raw: Readonly<Record<string, string>>,
+  spec: DeviceListSpec,
+  fail: (key: string, message: string) => void,
+): ParsedDevices | null {
+  const key = (name: string) => `${spec.prefix}_${name}`;
+  const listKey = key("IP");
+  const text = raw[listKey] ?? "";
+  const entries = text.trim() === "" ? [] : splitList(text);
+  if (entries.length === 0) {
+    fail(listKey, `${listKey} is empty; give the ${spec.product} management IPs`);
+    return null;
+  }
+  const hosts: { scheme: "https" | "http"; host: string }[] = [];
+  for (const entry of entries) {
+    const parsed = parseHostEntry(entry, key("PORT"));
+    if ("error" in parsed) {
+      fail(listKey, `${listKey} entry ${parsed.error}`);
+      return null;
+    }
+    hosts.push(parsed);
+  }
+  const aligned = (name: string): string[] | null => {
+    const values = alignedValues(raw[name] ?? "", entries.length, {
+      key: name,
+      listKey,
+      devices: spec.devices,
+      device: "IP",
+    });
+    if (typeof values !== "string") return values;
+    fail(name, values);
+    return null;
+  };
+  const ports = aligned(key("PORT"));
+  const checks = aligned(key("CHECK_SSL"));
+  const caFiles = aligned(key("CA_FILE"));
+  if (!ports || !checks || !caFiles) return null;
+  const endpoints: DeviceEndpoint[] = [];
+  for (const [i, { scheme, host }] of hosts.entries()) {
+    const portText = ports[i] ?? "";
+    const port = Number(portText);
+    if (!/^\d{1,5}$/.test(portText) || port < 1 || port > 65535) {
+      fail(key("PORT"), `${key("PORT")} "${portText}" is not a port; use 1 to 65535`);
+      return null;
+    }
+    const checkText = checks[i] ?? "";
+    const verifyTls = parseBool(checkText);
+    if (verifyTls === null) {
+      fail(key("CHECK_SSL"), `${key("CHECK_SSL")} is "${checkText}"; use true or false`);
+      return null;
+    }
+    const caFile = caFiles[i] ?? "";
+    endpoints.push({ host, scheme, port, verifyTls, caFile: caFile === "" ? null : caFile });
+  }
+  return { endpoints, aligned };
+}
+
+/**
+ * The first identity that two devices share, or null: `identity` names what makes a device
+ * distinct (host and port, plus a VDOM or vsys where one address serves several).
+ */
+export function firstDuplicate<T>(
+  devices: readonly T[],
+  identity: (device: T) => string,
+): T | null {
+  const seen = new Set<string>();
+  for (const device of devices) {
+    const id = identity(device);
+    if (seen.has(id)) return device;
+    seen.add(id);
+  }
+  return null;
+}
