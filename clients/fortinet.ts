@@ -28,28 +28,12 @@ import {
   parseDeviceList,
   perDeviceHelp,
 } from "./_devices.ts";
-import { destinationAddresses, hostAddress } from "./_targets.ts";
-import {
-  type DeviceAnswer,
-  type Failure,
-  failuresOf,
-  fanOut,
-  fanOutError,
-  KeyLocks,
-  rollBack,
-  type Settled,
-} from "./_fanout.ts";
+import { adapterClient, type DeviceAdapter, type Scope, type Target } from "./_adapter.ts";
+import type { DeviceAnswer, Failure } from "./_fanout.ts";
 import { HttpEndpoint, HttpError } from "../engine/http.ts";
 import type { HttpResponse } from "../engine/http_types.ts";
 import { type IpEntry, parseIpOrNetwork } from "../engine/ip.ts";
-import type { Detection, Host, StaticIps } from "../engine/model.ts";
-import {
-  ClientError,
-  type EnforcedElement,
-  type Operation,
-  type ResponseClient,
-  type StaticIpOutcome,
-} from "../engine/client.ts";
+import type { ResponseClient } from "../engine/client.ts";
 import type { SecretRef } from "../engine/secrets.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
 
@@ -352,15 +336,6 @@ class FortiOsError extends Error {
   }
 }
 
-/** One element to act on: its kind, parsed address and object name. */
-interface Target {
-  readonly scope: FortinetScope;
-  readonly entry: IpEntry;
-  readonly name: string;
-  /** Recorded ids (or given entries) that map to this element, as written. */
-  readonly given: string[];
-}
-
 /** The FortiOS CMDB API of one firewall/VDOM. */
 class FortiGateApi {
   readonly firewall: FortinetFirewall;
@@ -589,460 +564,205 @@ function describe(error: unknown): string {
 }
 
 /** The FortiGate client: every operation on every configured firewall. */
-export class FortinetClient implements ResponseClient {
-  readonly name = "fortinet";
-  readonly tagName = "Fortinet Client";
-  readonly routingKey = "fortinet";
-  readonly supports: ReadonlySet<Operation> = new Set<Operation>([
-    "blockHost",
-    "unblockHost",
-    "blockDetection",
-    "unblockDetection",
-    "blockStaticIps",
-    "unblockStaticIps",
-    "listStaticIps",
-    "list",
-    "removeElements",
-  ]);
-  #apis: FortiGateApi[];
-  #legacyUnblock: boolean;
-  #locks = new KeyLocks();
+/** The FortiGate client: the kit's client on the FortiGate device adapter. */
+export type FortinetClient =
+  & ResponseClient
+  & Required<
+    Pick<
+      ResponseClient,
+      | "blockHost"
+      | "unblockHost"
+      | "blockDetection"
+      | "unblockDetection"
+      | "blockStaticIps"
+      | "unblockStaticIps"
+      | "listStaticIps"
+      | "list"
+      | "removeElements"
+      | "close"
+    >
+  >;
 
-  constructor(apis: FortiGateApi[], legacyUnblock: boolean) {
-    this.#apis = apis;
-    this.#legacyUnblock = legacyUnblock;
-  }
+/**
+ * The FortiGate device adapter: one address object per element (named after it, marked
+ * as var's) and its membership in the kind's address group, per firewall and VDOM.
+ */
+function fortinetAdapter(
+  apis: readonly FortiGateApi[],
+  legacyUnblock: boolean,
+): DeviceAdapter<FortiGateApi> {
+  return {
+    name: "fortinet",
+    tagName: "Fortinet Client",
+    routingKey: "fortinet",
+    devices: apis,
+    scopes: ["host", "detection", "static"],
+    label: (api) => api.label,
+    failureOf,
+    apply: (api, action, targets, options) =>
+      applyOn(api, action, targets, options.recorded && legacyUnblock),
+    read: readOn,
+    close: (api) => api.close(),
+  };
+}
 
-  /** Blocks the host's current IP in the internal group of every firewall. */
-  async blockHost(host: Host): Promise<string[]> {
-    const what = `host ${host.id} (${host.name})`;
-    const address = hostAddress(this.name, "blockHost", host);
-    const targets = this.#targets("blockHost", what, "host", [address]);
-    await this.#applyAll("block", "blockHost", what, targets);
-    return targets.map((t) => t.entry.entry);
-  }
-
-  /** Removes the recorded IPs of a host from the internal group of every firewall. */
-  unblockHost(host: Host, recorded: readonly string[]): Promise<string[]> {
-    return this.#unblockRecorded("unblockHost", `host ${host.id} (${host.name})`, "host", recorded);
-  }
-
-  /** Blocks every destination IP of a detection in the external group of every firewall. */
-  async blockDetection(detection: Detection): Promise<string[]> {
-    const what = `detection ${detection.id}`;
-    const targets = this.#targets(
-      "blockDetection",
-      what,
-      "detection",
-      destinationAddresses(detection),
-    );
-    await this.#applyAll("block", "blockDetection", what, targets);
-    return targets.map((t) => t.entry.entry);
-  }
-
-  /** Removes the recorded destination IPs of a detection from every firewall. */
-  unblockDetection(detection: Detection, recorded: readonly string[]): Promise<string[]> {
-    return this.#unblockRecorded(
-      "unblockDetection",
-      `detection ${detection.id}`,
-      "detection",
-      recorded,
-    );
-  }
-
-  /** Blocks static destination entries; an entry is ok only when every firewall confirmed it. */
-  blockStaticIps(ips: StaticIps): Promise<StaticIpOutcome[]> {
-    return this.#staticOperation("block", ips);
-  }
-
-  /** Unblocks static destination entries; an entry is ok only when every firewall confirmed it. */
-  unblockStaticIps(ips: StaticIps): Promise<StaticIpOutcome[]> {
-    return this.#staticOperation("unblock", ips);
-  }
-
-  /**
-   * The static entries blocked on at least one firewall: an entry that a firewall still
-   * holds is reported, so removing it from the file unblocks it everywhere.
-   */
-  async listStaticIps(): Promise<string[]> {
-    const perFirewall = await this.#readBack("listStaticIps", ["static"]);
-    const union = new Set<string>();
-    for (const elements of perFirewall) {
-      for (const key of elements) union.add(key.slice(key.indexOf("|") + 1));
-    }
-    return [...union].sort();
-  }
-
-  /**
-   * The host and detection elements var's objects enforce, on any firewall; `partial` when
-   * some firewall lacks it, so drift repair blocks it again (and an element nothing records
-   * is removed wherever it is).
-   */
-  async list(): Promise<EnforcedElement[]> {
-    const perFirewall = await this.#readBack("list", ["host", "detection"]);
-    const all = [...new Set(perFirewall.flatMap((set) => [...set]))].sort();
-    return all.map((key): EnforcedElement => {
-      const bar = key.indexOf("|");
-      const kind = key.slice(0, bar) as "host" | "detection";
-      const element = key.slice(bar + 1);
-      return perFirewall.every((set) => set.has(key))
-        ? { kind, element }
-        : { kind, element, partial: true };
-    });
-  }
-
-  /**
-   * Removes elements var created that no entity records any more (drift repair). Returns
-   * the ids every firewall confirmed removed; throws when none could be confirmed.
-   */
-  async removeElements(elements: readonly EnforcedElement[]): Promise<string[]> {
-    const confirmed: string[] = [];
-    const failures: Failure[] = [];
-    for (const scope of ["host", "detection", "static"] as const) {
-      const ids = elements.filter((e) => e.kind === scope).map((e) => e.element);
-      const valid = ids.filter((id) => parseIpOrNetwork(id).ok);
-      confirmed.push(...ids.filter((id) => !valid.includes(id)));
-      const targets = this.#targets("removeElements", "stray elements", scope, valid);
-      if (targets.length === 0) continue;
-      const settled = await this.#fanOut(
-        targets,
-        (api) => this.#apply(api, "unblock", targets, { legacy: false }),
-      );
-      failures.push(...this.#failuresOf(settled, targets));
-      for (const target of targets) {
-        if (settled.every(({ answer }) => !answer.failed.has(target.name))) {
-          confirmed.push(...target.given);
-        }
-      }
-    }
-    if (failures.length > 0 && confirmed.length === 0) {
-      throw fanOutError(
-        this.name,
-        "removeElements",
-        "Cannot remove stray elements on fortinet",
-        failures,
-      );
-    }
-    return confirmed;
-  }
-
-  /** Closes every endpoint. */
-  close(): Promise<void> {
-    for (const api of this.#apis) api.close();
-    return Promise.resolve();
-  }
-
-  /** Parses ids into targets, merging ids that name the same element. Throws on an invalid one. */
-  #targets(
-    operation: Operation,
-    what: string,
-    scope: FortinetScope,
-    ids: readonly string[],
-  ): Target[] {
-    const targets = new Map<string, Target>();
-    for (const id of ids) {
-      const parsed = parseIpOrNetwork(id);
-      if (!parsed.ok) {
-        throw new ClientError(
-          this.name,
-          operation,
-          `Cannot block ${what} on fortinet: ${parsed.reason}`,
-        );
-      }
-      const name = fortinetObjectName(scope, parsed.value);
-      const existing = targets.get(name);
-      if (existing) existing.given.push(id);
-      else targets.set(name, { scope, entry: parsed.value, name, given: [id] });
-    }
-    return [...targets.values()];
-  }
-
-  /**
-   * Blocks or unblocks targets on every firewall; throws a ClientError unless every
-   * firewall confirmed all.
-   */
-  async #applyAll(
-    action: "block" | "unblock",
-    operation: Operation,
-    what: string,
-    targets: Target[],
-  ): Promise<void> {
-    if (targets.length === 0) return;
-    await this.#locks.with(targets.map((t) => t.name), async () => {
-      const settled = await this.#fanOut(targets, (api) => this.#apply(api, action, targets));
-      const failures = this.#failuresOf(settled, targets);
-      if (failures.length === 0) return;
-      // A block some firewall refused is taken back where it was accepted.
-      const rolledBack = action === "block" &&
-        await rollBack(settled, async (api, names) => {
-          const undo = targets.filter((t) => names.includes(t.name));
-          const answer = await this.#apply(api, "unblock", undo, { legacy: false });
-          const failed = [...answer.failed.values()];
-          if (failed.length > 0) throw new Error(failed.map((f) => f.message).join("; "));
-        }, (api) => api.label);
-      throw fanOutError(
-        this.name,
-        operation,
-        `Cannot ${action} ${what} on fortinet`,
-        failures,
-        rolledBack,
-      );
-    });
-  }
-
-  /** Applies targets on every firewall at once; every firewall's answer, never a throw. */
-  #fanOut(
-    targets: readonly Target[],
-    apply: (api: FortiGateApi) => Promise<DeviceAnswer>,
-  ): Promise<Settled<FortiGateApi>[]> {
-    return fanOut(this.#apis, targets.map((t) => t.name), apply, failureOf);
-  }
-
-  /** The failures of a fan-out as `<entry> on <firewall>: <why>`. */
-  #failuresOf(settled: readonly Settled<FortiGateApi>[], targets: readonly Target[]): Failure[] {
-    const entryOf = new Map(targets.map((t) => [t.name, t.entry.entry]));
-    return failuresOf(settled, (api) => api.label, (name) => entryOf.get(name) ?? name);
-  }
-
-  /** Unblocks recorded ids; returns them all once every firewall confirmed, else throws. */
-  async #unblockRecorded(
-    operation: Operation,
-    what: string,
-    scope: FortinetScope,
-    recorded: readonly string[],
-  ): Promise<string[]> {
-    const valid: string[] = [];
-    for (const id of recorded) {
-      // An id that is no IP address names no object var could have made: nothing to remove.
-      if (parseIpOrNetwork(id).ok) valid.push(id);
-    }
-    await this.#applyAll("unblock", operation, what, this.#targets(operation, what, scope, valid));
-    return [...recorded];
-  }
-
-  async #staticOperation(
-    action: "block" | "unblock",
-    ips: StaticIps,
-  ): Promise<StaticIpOutcome[]> {
-    const operation: Operation = action === "block" ? "blockStaticIps" : "unblockStaticIps";
-    const invalid = new Map<string, string>();
-    const valid: string[] = [];
-    for (const entry of ips.dstIps) {
-      const parsed = parseIpOrNetwork(entry);
-      if (parsed.ok) valid.push(entry);
-      else invalid.set(entry, `Cannot ${action} static destination on fortinet: ${parsed.reason}`);
-    }
-    const targets = this.#targets(operation, "static destinations", "static", valid);
-    const settled = targets.length === 0
-      ? []
-      : await this.#fanOut(targets, (api) => this.#apply(api, action, targets));
-    const errorsByEntry = new Map<string, string[]>();
-    for (const { device: api, answer } of settled) {
-      for (const target of targets) {
-        const failure = answer.failed.get(target.name);
-        if (failure === undefined) continue;
-        for (const given of target.given) {
-          const list = errorsByEntry.get(given) ?? [];
-          list.push(`${api.label}: ${failure.message}`);
-          errorsByEntry.set(given, list);
-        }
-      }
-    }
-    return ips.dstIps.map((entry): StaticIpOutcome => {
-      const reason = invalid.get(entry);
-      if (reason !== undefined) return { entry, ok: false, error: reason };
-      const errors = errorsByEntry.get(entry);
-      if (errors === undefined) return { entry, ok: true };
-      return {
-        entry,
-        ok: false,
-        error: `Cannot ${action} static destination ${entry} on fortinet: ${errors.join("; ")}`,
-      };
-    });
-  }
-
-  /**
-   * Applies an action to targets on one firewall. Never throws: a target is confirmed, or
-   * failed with the error that stopped it; a block says which targets it newly put in the
-   * group (what a rollback takes back).
-   */
-  async #apply(
-    api: FortiGateApi,
-    action: "block" | "unblock",
-    targets: readonly Target[],
-    options: { legacy?: boolean } = {},
-  ): Promise<DeviceAnswer> {
-    const legacy = options.legacy ?? this.#legacyUnblock;
-    const failed = new Map<string, Failure>();
-    const added = new Set<string>();
-    for (const family of [4, 6] as const) {
-      const mine = targets.filter((t) => t.entry.version === family);
-      if (mine.length === 0) continue;
-      const tables = TABLES[family];
-      const scope = (mine[0] as Target).scope;
-      const group = groupFor(api.firewall, scope, family);
-      let members: Set<string>;
-      let objects: Map<string, FortiObject>;
-      try {
-        members = await api.groupMembers(tables, group);
-        objects = await api.objectsWithPrefix(tables, FORTINET_NAME_PREFIX[scope]);
-      } catch (error) {
-        for (const target of mine) failed.set(target.name, failureOf(error));
-        continue;
-      }
-      for (const target of mine) {
-        try {
-          if (action === "unblock") {
-            await this.#unblockOne(api, tables, group, members, objects, target, legacy);
-          } else if (await this.#blockOne(api, tables, group, members, objects, target)) {
-            added.add(target.name);
-          }
-        } catch (error) {
-          failed.set(target.name, failureOf(error));
-        }
-      }
-    }
-    return { failed, added };
-  }
-
-  /**
-   * Ensures var's object exists and is a member of the group; true when this call made it
-   * a member (a rollback takes it back), false when it already was.
-   */
-  async #blockOne(
-    api: FortiGateApi,
-    tables: FamilyTables,
-    group: string,
-    members: Set<string>,
-    objects: Map<string, FortiObject>,
-    target: Target,
-  ): Promise<boolean> {
-    const existing = objects.get(target.name);
-    if (existing) {
-      assertOurs(existing, target);
-    } else {
-      const body: Record<string, string> = target.entry.version === 4
-        ? {
-          name: target.name,
-          type: "ipmask",
-          subnet: `${target.entry.address} ${netmask(target.entry.prefix)}`,
-          comment: commentFor(target.scope, target.entry),
-        }
-        : {
-          name: target.name,
-          type: "ipprefix",
-          ip6: `${target.entry.address}/${target.entry.prefix}`,
-          comment: commentFor(target.scope, target.entry),
-        };
-      try {
-        await api.createObject(tables, body);
-      } catch (error) {
-        // Created meanwhile (another brain of the same run, or a run that crashed): adopt
-        // it only when it is var's and covers the same address.
-        if (!(error instanceof FortiOsError) || error.code !== -5) throw error;
-        const found = await api.getObject(tables, target.name);
-        if (found === null) throw error;
-        assertOurs(found, target);
-      }
-    }
-    if (members.has(target.name)) return false;
+/**
+ * Applies an action to targets of one scope on one firewall. Never throws: a target is
+ * confirmed, or failed with the error that stopped it; a block says which targets it newly
+ * put in the group (what a rollback takes back).
+ */
+async function applyOn(
+  api: FortiGateApi,
+  action: "block" | "unblock",
+  targets: readonly Target[],
+  legacy: boolean,
+): Promise<DeviceAnswer> {
+  const failed = new Map<string, Failure>();
+  const added = new Set<string>();
+  for (const family of [4, 6] as const) {
+    const mine = targets.filter((t) => t.entry.version === family);
+    if (mine.length === 0) continue;
+    const tables = TABLES[family];
+    const scope = (mine[0] as Target).scope;
+    const group = groupFor(api.firewall, scope, family);
+    let members: Set<string>;
+    let objects: Map<string, FortiObject>;
     try {
-      await api.addMember(tables, group, target.name);
+      members = await api.groupMembers(tables, group);
+      objects = await api.objectsWithPrefix(tables, FORTINET_NAME_PREFIX[scope]);
     } catch (error) {
-      // Added meanwhile by another call: confirmed when it is a member now.
-      if (!(error instanceof FortiOsError) || error.code !== -5) throw error;
-      if (!(await api.isMember(tables, group, target.name))) throw error;
-      members.add(target.name);
-      return false;
+      for (const target of mine) failed.set(target.key, failureOf(error));
+      continue;
     }
-    members.add(target.name);
-    return true;
-  }
-
-  /** Removes var's member and object; leaves anything var did not create. */
-  async #unblockOne(
-    api: FortiGateApi,
-    tables: FamilyTables,
-    group: string,
-    members: Set<string>,
-    objects: Map<string, FortiObject>,
-    target: Target,
-    legacy: boolean,
-  ): Promise<void> {
-    const existing = objects.get(target.name);
-    const ours = existing !== undefined && isVarObject(existing);
-    if (ours && members.has(target.name)) {
-      await api.removeMember(tables, group, target.name);
-      members.delete(target.name);
-    }
-    if (ours) {
+    for (const target of mine) {
+      const on = { api, tables, group, members, objects };
       try {
-        await api.deleteObject(tables, target.name);
-        objects.delete(target.name);
+        if (action === "unblock") await unblockOne(on, target, legacy);
+        else if (await blockOne(on, target)) added.add(target.key);
       } catch (error) {
-        // Still used by a policy or group someone else made: the block through var's group
-        // is gone, which is what unblocking means; the object stays for its other user.
-        if (!(error instanceof FortiOsError) || error.code !== -23) throw error;
-      }
-    }
-    if (legacy && target.scope !== "static") {
-      for (const given of target.given) {
-        if (!members.has(given)) continue;
-        const legacy = await api.getObject(tables, given);
-        if (legacy !== null && isLegacyObject(legacy, given)) {
-          await api.removeMember(tables, group, given);
-          members.delete(given);
-        }
+        failed.set(target.key, failureOf(error));
       }
     }
   }
+  return { failed, added };
+}
 
-  /** Reads var's group members on every firewall as `kind|element` keys, one set per firewall. */
-  async #readBack(operation: Operation, scopes: FortinetScope[]): Promise<Set<string>[]> {
-    const results = await Promise.allSettled(this.#apis.map(async (api) => {
-      const found = new Set<string>();
-      for (const scope of scopes) {
-        for (const family of [4, 6] as const) {
-          const tables = TABLES[family];
-          let members: Set<string>;
-          try {
-            members = await api.groupMembers(tables, groupFor(api.firewall, scope, family));
-          } catch (error) {
-            // No IPv6 group: nothing can be blocked through it (an IPv6 block fails and
-            // names the group), so IPv4-only sites need not create one.
-            if (family === 6 && error instanceof FortiOsError && error.status === 404) continue;
-            throw error;
-          }
-          const objects = await api.objectsWithPrefix(tables, FORTINET_NAME_PREFIX[scope]);
-          for (const name of members) {
-            const object = objects.get(name);
-            const entry = fortinetElementOf(scope, name);
-            if (object === undefined || entry === null || !isVarObject(object)) continue;
-            if (addressOf(object) !== entry.entry) continue;
-            found.add(`${scope}|${entry.entry}`);
-          }
-        }
+/** One firewall's group of a scope and family, as read at the start of an action. */
+interface GroupState {
+  readonly api: FortiGateApi;
+  readonly tables: FamilyTables;
+  readonly group: string;
+  readonly members: Set<string>;
+  readonly objects: Map<string, FortiObject>;
+}
+
+/**
+ * Ensures var's object exists and is a member of the group; true when this call made it
+ * a member (a rollback takes it back), false when it already was.
+ */
+async function blockOne(on: GroupState, target: Target): Promise<boolean> {
+  const { api, tables, group, members, objects } = on;
+  const name = fortinetObjectName(target.scope, target.entry);
+  const existing = objects.get(name);
+  if (existing) {
+    assertOurs(existing, target);
+  } else {
+    const body: Record<string, string> = target.entry.version === 4
+      ? {
+        name: name,
+        type: "ipmask",
+        subnet: `${target.entry.address} ${netmask(target.entry.prefix)}`,
+        comment: commentFor(target.scope, target.entry),
       }
-      return found;
-    }));
-    const failures: string[] = [];
-    let status: number | null = null;
-    for (const [index, result] of results.entries()) {
-      if (result.status === "fulfilled") continue;
-      const api = this.#apis[index] as FortiGateApi;
-      failures.push(`${api.label}: ${describe(result.reason)}`);
-      if (result.reason instanceof FortiOsError && status === null) status = result.reason.status;
+      : {
+        name: name,
+        type: "ipprefix",
+        ip6: `${target.entry.address}/${target.entry.prefix}`,
+        comment: commentFor(target.scope, target.entry),
+      };
+    try {
+      await api.createObject(tables, body);
+    } catch (error) {
+      // Created meanwhile (another brain of the same run, or a run that crashed): adopt
+      // it only when it is var's and covers the same address.
+      if (!(error instanceof FortiOsError) || error.code !== -5) throw error;
+      const found = await api.getObject(tables, name);
+      if (found === null) throw error;
+      assertOurs(found, target);
     }
-    if (failures.length > 0) {
-      throw new ClientError(
-        this.name,
-        operation,
-        `Cannot read back var's blocks on fortinet: ${failures.join("; ")}`,
-        { status },
-      );
-    }
-    return results.map((result) => result.status === "fulfilled" ? result.value : new Set());
   }
+  if (members.has(name)) return false;
+  try {
+    await api.addMember(tables, group, name);
+  } catch (error) {
+    // Added meanwhile by another call: confirmed when it is a member now.
+    if (!(error instanceof FortiOsError) || error.code !== -5) throw error;
+    if (!(await api.isMember(tables, group, name))) throw error;
+    members.add(name);
+    return false;
+  }
+  members.add(name);
+  return true;
+}
+
+/** Removes var's member and object; leaves anything var did not create. */
+async function unblockOne(on: GroupState, target: Target, legacy: boolean): Promise<void> {
+  const { api, tables, group, members, objects } = on;
+  const name = fortinetObjectName(target.scope, target.entry);
+  const existing = objects.get(name);
+  const ours = existing !== undefined && isVarObject(existing);
+  if (ours && members.has(name)) {
+    await api.removeMember(tables, group, name);
+    members.delete(name);
+  }
+  if (ours) {
+    try {
+      await api.deleteObject(tables, name);
+      objects.delete(name);
+    } catch (error) {
+      // Still used by a policy or group someone else made: the block through var's group
+      // is gone, which is what unblocking means; the object stays for its other user.
+      if (!(error instanceof FortiOsError) || error.code !== -23) throw error;
+    }
+  }
+  if (legacy && target.scope !== "static") {
+    for (const given of target.given) {
+      if (!members.has(given)) continue;
+      const legacy = await api.getObject(tables, given);
+      if (legacy !== null && isLegacyObject(legacy, given)) {
+        await api.removeMember(tables, group, given);
+        members.delete(given);
+      }
+    }
+  }
+}
+
+/** The `<scope>|<entry>` keys var's objects enforce in one firewall's groups. */
+async function readOn(api: FortiGateApi, scopes: readonly Scope[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (const scope of scopes) {
+    for (const family of [4, 6] as const) {
+      const tables = TABLES[family];
+      let members: Set<string>;
+      try {
+        members = await api.groupMembers(tables, groupFor(api.firewall, scope, family));
+      } catch (error) {
+        // No IPv6 group: nothing can be blocked through it (an IPv6 block fails and names
+        // the group), so IPv4-only sites need not create one.
+        if (family === 6 && error instanceof FortiOsError && error.status === 404) continue;
+        throw error;
+      }
+      const objects = await api.objectsWithPrefix(tables, FORTINET_NAME_PREFIX[scope]);
+      for (const name of members) {
+        const object = objects.get(name);
+        const entry = fortinetElementOf(scope, name);
+        if (object === undefined || entry === null || !isVarObject(object)) continue;
+        if (addressOf(object) !== entry.entry) continue;
+        found.add(`${scope}|${entry.entry}`);
+      }
+    }
+  }
+  return found;
 }
 
 /** The group a kind of block uses on a firewall for an address family. */
@@ -1055,14 +775,14 @@ function groupFor(firewall: FortinetFirewall, scope: FortinetScope, family: 4 | 
 function assertOurs(object: FortiObject, target: Target): void {
   if (!isVarObject(object)) {
     throw new FortiOsError(
-      `address object "${target.name}" exists but var did not create it (its comment does not start with "${VAR_COMMENT_MARK}"); rename or delete that object`,
+      `address object "${object.name}" exists but var did not create it (its comment does not start with "${VAR_COMMENT_MARK}"); rename or delete that object`,
       null,
     );
   }
   const covers = addressOf(object);
   if (covers !== target.entry.entry) {
     throw new FortiOsError(
-      `address object "${target.name}" covers "${
+      `address object "${object.name}" covers "${
         covers ?? "something else"
       }", not "${target.entry.entry}"; delete it so var can create it again`,
       null,
@@ -1093,7 +813,7 @@ async function createFortinetClient(
     for (const api of apis) api.close();
     throw error;
   }
-  return new FortinetClient(apis, config.legacyUnblock);
+  return adapterClient(fortinetAdapter(apis, config.legacyUnblock)) as FortinetClient;
 }
 
 /** The FortiGate client definition. */

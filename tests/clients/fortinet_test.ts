@@ -11,6 +11,8 @@ import { makeTestCertificates } from "../_tls.ts";
 import {
   type FakeFortiGate,
   type FakeFortiGateServer,
+  type FortiAddress,
+  type FortiGroup,
   startFakeFortiGate,
   type StartFakeFortiGateOptions,
 } from "../fakes/fortinet.ts";
@@ -827,6 +829,69 @@ Deno.test("removeElements() removes var's stray objects and never the original's
     assert.deepEqual(a.fake.members("Internal-Block"), ["none", "10.1.2.3"]);
     assert.deepEqual(b.fake.members("External-Block"), ["none"]);
     assert.deepEqual(await lab.client.list(), []);
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("the kit's FortiGate client adopts what the previous version left, without unblocking or re-blocking", async () => {
+  // fixtures/fortinet_state_v0.1.0.json: the tables the FortiGate client of var 0.1.0 (commit
+  // 2a229e6) left after blocking two hosts, a detection and two static entries.
+  const state = JSON.parse(
+    await Deno.readTextFile(new URL("./fixtures/fortinet_state_v0.1.0.json", import.meta.url)),
+  ) as {
+    ids: { host: string[]; host6: string[]; detection: string[] };
+    address: FortiAddress[];
+    address6: FortiAddress[];
+    addrgrp: FortiGroup[];
+    addrgrp6: FortiGroup[];
+  };
+  const lab = await startLab();
+  try {
+    const fake = (lab.servers[0] as FakeFortiGateServer).fake;
+    const tables = fake.vdom();
+    for (const table of ["address", "address6", "addrgrp", "addrgrp6"] as const) {
+      const map = tables[table] as Map<string, FortiAddress | FortiGroup>;
+      map.clear();
+      for (const row of state[table]) map.set(row.name, structuredClone(row));
+    }
+    const before = JSON.stringify([...tables.address, ...tables.addrgrp, ...tables.addrgrp6]);
+    assert.deepEqual(await lab.client.blockHost(sampleHost({ ip: "10.1.2.3" })), state.ids.host);
+    assert.deepEqual(
+      await lab.client.blockHost(sampleHost({ id: 8, ip: "2001:db8::8" })),
+      state.ids.host6,
+    );
+    assert.deepEqual(
+      await lab.client.blockDetection(
+        sampleDetection({ dstIps: ["198.51.100.7", "2001:db8::99"] }),
+      ),
+      state.ids.detection,
+    );
+    assert.deepEqual(
+      (await lab.client.blockStaticIps({ dstIps: ["203.0.113.0/24", "192.0.2.44"] })).map((o) =>
+        o.ok
+      ),
+      [true, true],
+    );
+    assert.deepEqual(
+      fake.requests.filter((r) => r.method !== "GET").map((r) => `${r.method} ${r.path}`),
+      [],
+      "the new client writes nothing on a firewall the previous version set up",
+    );
+    assert.equal(
+      JSON.stringify([...tables.address, ...tables.addrgrp, ...tables.addrgrp6]),
+      before,
+    );
+    assert.deepEqual(await lab.client.list(), [
+      { kind: "detection", element: "198.51.100.7" },
+      { kind: "detection", element: "2001:db8::99" },
+      { kind: "host", element: "10.1.2.3" },
+      { kind: "host", element: "2001:db8::8" },
+    ]);
+    assert.deepEqual(await lab.client.listStaticIps(), ["192.0.2.44", "203.0.113.0/24"]);
+    assert.deepEqual(await lab.client.unblockHost(sampleHost(), state.ids.host), state.ids.host);
+    assert.deepEqual(fake.members("Internal-Block"), ["none"]);
+    assert.equal(tables.address.has("var-host-10.1.2.3"), false);
   } finally {
     await lab.close();
   }

@@ -1,0 +1,332 @@
+/**
+ * A `ResponseClient` built from a small per-vendor device adapter: the vendor says how to
+ * block, unblock and read back address entries on one device, and the kit does the rest —
+ * hosts to one usable address, detections to their destinations, recorded ids to entries,
+ * the fan-out over every device with rollback of a partial block, per-entry static
+ * outcomes, `list()`, `listStaticIps()` and `removeElements()`, and `supports`. Private to
+ * `clients/`.
+ *
+ * @module
+ */
+
+import {
+  ClientError,
+  type EnforcedElement,
+  type Operation,
+  type ResponseClient,
+  type StaticIpOutcome,
+} from "../engine/client.ts";
+import { type IpEntry, parseIpOrNetwork } from "../engine/ip.ts";
+import type { Detection, Host, StaticIps } from "../engine/model.ts";
+import {
+  type DeviceAnswer,
+  type Failure,
+  failuresOf,
+  fanOut,
+  fanOutError,
+  KeyLocks,
+  rollBack,
+  type Settled,
+} from "./_fanout.ts";
+import { destinationAddresses, hostAddress } from "./_targets.ts";
+
+/** What a block is for: a host's address, a detection's destination, a static entry. */
+export type Scope = "host" | "detection" | "static";
+
+/** One entry to act on, with the ids (recorded or given) that name it. */
+export interface Target {
+  readonly scope: Scope;
+  readonly entry: IpEntry;
+  /** The canonical entry (`IpEntry.entry`): the key of the target in device answers. */
+  readonly key: string;
+  /** The ids as given that map to this entry, in order. */
+  readonly given: string[];
+}
+
+/** Why an action runs: what Vectra recorded, or var taking back its own change. */
+export interface ApplyOptions {
+  /**
+   * True for a block or an unblock the engine asked for; false for a rollback or a removal
+   * of elements nothing records (no legacy clean-up then).
+   */
+  readonly recorded: boolean;
+}
+
+/** What a vendor implements for one kind of device. */
+export interface DeviceAdapter<D> {
+  /** Module name, e.g. `fortinet`. */
+  readonly name: string;
+  readonly tagName: string;
+  readonly routingKey: string;
+  /** Every configured device. */
+  readonly devices: readonly D[];
+  /** The scopes the vendor blocks. */
+  readonly scopes: readonly Scope[];
+  /** Names a device in messages. */
+  label(device: D): string;
+  /** A device's error as a failure. */
+  failureOf(error: unknown): Failure;
+  /**
+   * Blocks or unblocks targets of one scope on one device. A target absent from `failed`
+   * is confirmed; `added` lists the targets a block newly put in place. May throw: every
+   * target then fails with the error.
+   */
+  apply(
+    device: D,
+    action: "block" | "unblock",
+    targets: readonly Target[],
+    options: ApplyOptions,
+  ): Promise<DeviceAnswer>;
+  /**
+   * The entries var enforces on one device, as `<scope>|<entry>` keys; throws when it
+   * cannot tell. Without it, the client offers no read-back.
+   */
+  read?(device: D, scopes: readonly Scope[]): Promise<Set<string>>;
+  /** Releases a device's connections. */
+  close(device: D): void;
+}
+
+/** The operations of each scope. */
+const OPERATIONS: Readonly<Record<Scope, readonly Operation[]>> = {
+  host: ["blockHost", "unblockHost"],
+  detection: ["blockDetection", "unblockDetection"],
+  static: ["blockStaticIps", "unblockStaticIps"],
+};
+
+/** Builds the client of a device adapter. */
+export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
+  const { name } = adapter;
+  const locks = new KeyLocks();
+  const supports = new Set<Operation>(adapter.scopes.flatMap((scope) => OPERATIONS[scope]));
+  if (adapter.read) {
+    if (adapter.scopes.includes("static")) supports.add("listStaticIps");
+    supports.add("list");
+    supports.add("removeElements");
+  }
+
+  /** Parses ids into targets, merging ids that name one entry; throws on an invalid one. */
+  const targetsOf = (operation: Operation, what: string, scope: Scope, ids: readonly string[]) => {
+    const targets = new Map<string, Target>();
+    for (const id of ids) {
+      const parsed = parseIpOrNetwork(id);
+      if (!parsed.ok) {
+        throw new ClientError(name, operation, `Cannot block ${what} on ${name}: ${parsed.reason}`);
+      }
+      const key = parsed.value.entry;
+      const existing = targets.get(key);
+      if (existing) existing.given.push(id);
+      else targets.set(key, { scope, entry: parsed.value, key, given: [id] });
+    }
+    return [...targets.values()];
+  };
+
+  const spread = (
+    targets: readonly Target[],
+    action: "block" | "unblock",
+    options: ApplyOptions,
+  ): Promise<Settled<D>[]> =>
+    fanOut(
+      adapter.devices,
+      targets.map((t) => t.key),
+      (device) => adapter.apply(device, action, targets, options),
+      (error) => adapter.failureOf(error),
+    );
+
+  const failures = (settled: readonly Settled<D>[]) =>
+    failuresOf(settled, (device) => adapter.label(device));
+
+  /** Blocks or unblocks on every device; throws one ClientError unless every one confirmed. */
+  const applyAll = async (
+    action: "block" | "unblock",
+    operation: Operation,
+    what: string,
+    targets: readonly Target[],
+  ): Promise<void> => {
+    if (targets.length === 0) return;
+    await locks.with(targets.map((t) => `${t.scope}|${t.key}`), async () => {
+      const settled = await spread(targets, action, { recorded: true });
+      const failed = failures(settled);
+      if (failed.length === 0) return;
+      // A block some device refused is taken back where it was accepted.
+      const rolledBack = action === "block" &&
+        await rollBack(settled, async (device, keys) => {
+          const undo = targets.filter((t) => keys.includes(t.key));
+          const answer = await adapter.apply(device, "unblock", undo, { recorded: false });
+          const left = [...answer.failed.values()];
+          if (left.length > 0) throw new Error(left.map((f) => f.message).join("; "));
+        }, (device) => adapter.label(device));
+      throw fanOutError(name, operation, `Cannot ${action} ${what} on ${name}`, failed, rolledBack);
+    });
+  };
+
+  /** Unblocks recorded ids; an id that is no address names nothing var made. Returns them all. */
+  const unblockRecorded = async (
+    operation: Operation,
+    what: string,
+    scope: Scope,
+    recorded: readonly string[],
+  ): Promise<string[]> => {
+    const valid = recorded.filter((id) => parseIpOrNetwork(id).ok);
+    await applyAll("unblock", operation, what, targetsOf(operation, what, scope, valid));
+    return [...recorded];
+  };
+
+  /** Per-entry outcomes: an entry is ok only when every device confirmed it. */
+  const staticOperation = async (
+    action: "block" | "unblock",
+    ips: StaticIps,
+  ): Promise<StaticIpOutcome[]> => {
+    const operation: Operation = action === "block" ? "blockStaticIps" : "unblockStaticIps";
+    const invalid = new Map<string, string>();
+    const valid: string[] = [];
+    for (const entry of ips.dstIps) {
+      const parsed = parseIpOrNetwork(entry);
+      if (parsed.ok) valid.push(entry);
+      else invalid.set(entry, `Cannot ${action} static destination on ${name}: ${parsed.reason}`);
+    }
+    const targets = targetsOf(operation, "static destinations", "static", valid);
+    const settled = targets.length === 0 ? [] : await spread(targets, action, { recorded: true });
+    const errors = new Map<string, string[]>();
+    for (const { device, answer } of settled) {
+      for (const target of targets) {
+        const failure = answer.failed.get(target.key);
+        if (failure === undefined) continue;
+        for (const given of target.given) {
+          errors.set(given, [
+            ...(errors.get(given) ?? []),
+            `${adapter.label(device)}: ${failure.message}`,
+          ]);
+        }
+      }
+    }
+    return ips.dstIps.map((entry): StaticIpOutcome => {
+      const reason = invalid.get(entry);
+      if (reason !== undefined) return { entry, ok: false, error: reason };
+      const failed = errors.get(entry);
+      if (failed === undefined) return { entry, ok: true };
+      const error = `Cannot ${action} static destination ${entry} on ${name}: ${failed.join("; ")}`;
+      return { entry, ok: false, error };
+    });
+  };
+
+  /** What var enforces on every device, one set of `<scope>|<entry>` keys per device. */
+  const readBack = async (operation: Operation, scopes: readonly Scope[]) => {
+    const read = adapter.read!;
+    const results = await Promise.allSettled(
+      adapter.devices.map((device) => read.call(adapter, device, scopes)),
+    );
+    const failed: Failure[] = [];
+    results.forEach((result, index) => {
+      if (result.status === "fulfilled") return;
+      const failure = adapter.failureOf(result.reason);
+      const device = adapter.devices[index] as D;
+      failed.push({
+        message: `${adapter.label(device)}: ${failure.message}`,
+        status: failure.status,
+      });
+    });
+    if (failed.length > 0) {
+      throw fanOutError(name, operation, `Cannot read back var's blocks on ${name}`, failed);
+    }
+    return results.map((result) =>
+      result.status === "fulfilled" ? result.value : new Set<string>()
+    );
+  };
+
+  const client: ResponseClient = {
+    name,
+    tagName: adapter.tagName,
+    routingKey: adapter.routingKey,
+    supports,
+    close() {
+      for (const device of adapter.devices) adapter.close(device);
+      return Promise.resolve();
+    },
+  };
+  if (supports.has("blockHost")) {
+    client.blockHost = async (host: Host) => {
+      const what = `host ${host.id} (${host.name})`;
+      const address = hostAddress(name, "blockHost", host);
+      const targets = targetsOf("blockHost", what, "host", [address]);
+      await applyAll("block", "blockHost", what, targets);
+      return targets.map((t) => t.key);
+    };
+    client.unblockHost = (host: Host, recorded: readonly string[]) =>
+      unblockRecorded("unblockHost", `host ${host.id} (${host.name})`, "host", recorded);
+  }
+  if (supports.has("blockDetection")) {
+    client.blockDetection = async (detection: Detection) => {
+      const what = `detection ${detection.id}`;
+      const targets = targetsOf(
+        "blockDetection",
+        what,
+        "detection",
+        destinationAddresses(detection),
+      );
+      await applyAll("block", "blockDetection", what, targets);
+      return targets.map((t) => t.key);
+    };
+    client.unblockDetection = (detection: Detection, recorded: readonly string[]) =>
+      unblockRecorded("unblockDetection", `detection ${detection.id}`, "detection", recorded);
+  }
+  if (supports.has("blockStaticIps")) {
+    client.blockStaticIps = (ips: StaticIps) => staticOperation("block", ips);
+    client.unblockStaticIps = (ips: StaticIps) => staticOperation("unblock", ips);
+  }
+  if (supports.has("listStaticIps")) {
+    // An entry any device still holds is reported, so dropping it from the file unblocks it
+    // everywhere.
+    client.listStaticIps = async () => {
+      const union = new Set<string>();
+      for (const keys of await readBack("listStaticIps", ["static"])) {
+        for (const key of keys) union.add(key.slice(key.indexOf("|") + 1));
+      }
+      return [...union].sort();
+    };
+  }
+  if (supports.has("list")) {
+    // `partial` when some device lacks an element: drift repair blocks it again there.
+    client.list = async () => {
+      const scopes = adapter.scopes.filter((s) => s !== "static");
+      const perDevice = await readBack("list", scopes);
+      const all = [...new Set(perDevice.flatMap((keys) => [...keys]))].sort();
+      return all.map((key): EnforcedElement => {
+        const bar = key.indexOf("|");
+        const kind = key.slice(0, bar) as "host" | "detection";
+        const element = key.slice(bar + 1);
+        return perDevice.every((keys) => keys.has(key))
+          ? { kind, element }
+          : { kind, element, partial: true };
+      });
+    };
+    // Returns the ids every device confirmed removed; throws when none could be.
+    client.removeElements = async (elements: readonly EnforcedElement[]) => {
+      const confirmed: string[] = [];
+      const failed: Failure[] = [];
+      for (const scope of adapter.scopes) {
+        const ids = elements.filter((e) => e.kind === scope).map((e) => e.element);
+        const valid = ids.filter((id) => parseIpOrNetwork(id).ok);
+        confirmed.push(...ids.filter((id) => !valid.includes(id)));
+        const targets = targetsOf("removeElements", "stray elements", scope, valid);
+        if (targets.length === 0) continue;
+        const settled = await spread(targets, "unblock", { recorded: false });
+        failed.push(...failures(settled));
+        for (const target of targets) {
+          if (settled.every(({ answer }) => !answer.failed.has(target.key))) {
+            confirmed.push(...target.given);
+          }
+        }
+      }
+      if (failed.length > 0 && confirmed.length === 0) {
+        throw fanOutError(
+          name,
+          "removeElements",
+          `Cannot remove stray elements on ${name}`,
+          failed,
+        );
+      }
+      return confirmed;
+    };
+  }
+  return client;
+}
