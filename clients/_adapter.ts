@@ -9,14 +9,13 @@
  * @module
  */
 
-import {
-  ClientError,
-  type EnforcedElement,
-  type Operation,
-  type ResponseClient,
-  type StaticIpOutcome,
+import type {
+  EnforcedElement,
+  Operation,
+  ResponseClient,
+  StaticIpOutcome,
 } from "../engine/client.ts";
-import { type IpEntry, parseIpOrNetwork } from "../engine/ip.ts";
+import { parseIpOrNetwork } from "../engine/ip.ts";
 import type { Detection, Host, StaticIps } from "../engine/model.ts";
 import {
   type DeviceAnswer,
@@ -28,20 +27,15 @@ import {
   rollBack,
   type Settled,
 } from "./_fanout.ts";
-import { destinationAddresses, hostAddress } from "./_targets.ts";
-
-/** What a block is for: a host's address, a detection's destination, a static entry. */
-export type Scope = "host" | "detection" | "static";
-
-/** One entry to act on, with the ids (recorded or given) that name it. */
-export interface Target {
-  readonly scope: Scope;
-  readonly entry: IpEntry;
-  /** The canonical entry (`IpEntry.entry`): the key of the target in device answers. */
-  readonly key: string;
-  /** The ids as given that map to this entry, in order. */
-  readonly given: string[];
-}
+import { elementsOf, readBack, staticEntriesOf } from "./_readback.ts";
+import {
+  destinationAddresses,
+  hostAddress,
+  type Scope,
+  staticOutcomes,
+  type Target,
+  targetsFor,
+} from "./_targets.ts";
 
 /** Why an action runs: what Vectra recorded, or var taking back its own change. */
 export interface ApplyOptions {
@@ -104,21 +98,8 @@ export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
     supports.add("removeElements");
   }
 
-  /** Parses ids into targets, merging ids that name one entry; throws on an invalid one. */
-  const targetsOf = (operation: Operation, what: string, scope: Scope, ids: readonly string[]) => {
-    const targets = new Map<string, Target>();
-    for (const id of ids) {
-      const parsed = parseIpOrNetwork(id);
-      if (!parsed.ok) {
-        throw new ClientError(name, operation, `Cannot block ${what} on ${name}: ${parsed.reason}`);
-      }
-      const key = parsed.value.entry;
-      const existing = targets.get(key);
-      if (existing) existing.given.push(id);
-      else targets.set(key, { scope, entry: parsed.value, key, given: [id] });
-    }
-    return [...targets.values()];
-  };
+  const targetsOf = (operation: Operation, what: string, scope: Scope, ids: readonly string[]) =>
+    targetsFor(name, operation, what, scope, ids);
 
   const spread = (
     targets: readonly Target[],
@@ -186,50 +167,14 @@ export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
     }
     const targets = targetsOf(operation, "static destinations", "static", valid);
     const settled = targets.length === 0 ? [] : await spread(targets, action, { recorded: true });
-    const errors = new Map<string, string[]>();
-    for (const { device, answer } of settled) {
-      for (const target of targets) {
-        const failure = answer.failed.get(target.key);
-        if (failure === undefined) continue;
-        for (const given of target.given) {
-          errors.set(given, [
-            ...(errors.get(given) ?? []),
-            `${adapter.label(device)}: ${failure.message}`,
-          ]);
-        }
-      }
-    }
-    return ips.dstIps.map((entry): StaticIpOutcome => {
-      const reason = invalid.get(entry);
-      if (reason !== undefined) return { entry, ok: false, error: reason };
-      const failed = errors.get(entry);
-      if (failed === undefined) return { entry, ok: true };
-      const error = `Cannot ${action} static destination ${entry} on ${name}: ${failed.join("; ")}`;
-      return { entry, ok: false, error };
-    });
-  };
-
-  /** What var enforces on every device, one set of `<scope>|<entry>` keys per device. */
-  const readBack = async (operation: Operation, scopes: readonly Scope[]) => {
-    const read = adapter.read!;
-    const results = await Promise.allSettled(
-      adapter.devices.map((device) => read.call(adapter, device, scopes)),
-    );
-    const failed: Failure[] = [];
-    results.forEach((result, index) => {
-      if (result.status === "fulfilled") return;
-      const failure = adapter.failureOf(result.reason);
-      const device = adapter.devices[index] as D;
-      failed.push({
-        message: `${adapter.label(device)}: ${failure.message}`,
-        status: failure.status,
-      });
-    });
-    if (failed.length > 0) {
-      throw fanOutError(name, operation, `Cannot read back var's blocks on ${name}`, failed);
-    }
-    return results.map((result) =>
-      result.status === "fulfilled" ? result.value : new Set<string>()
+    return staticOutcomes(
+      name,
+      action,
+      ips.dstIps,
+      invalid,
+      targets,
+      settled,
+      (device) => adapter.label(device),
     );
   };
 
@@ -274,31 +219,12 @@ export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
     client.unblockStaticIps = (ips: StaticIps) => staticOperation("unblock", ips);
   }
   if (supports.has("listStaticIps")) {
-    // An entry any device still holds is reported, so dropping it from the file unblocks it
-    // everywhere.
-    client.listStaticIps = async () => {
-      const union = new Set<string>();
-      for (const keys of await readBack("listStaticIps", ["static"])) {
-        for (const key of keys) union.add(key.slice(key.indexOf("|") + 1));
-      }
-      return [...union].sort();
-    };
+    client.listStaticIps = async () =>
+      staticEntriesOf(await readBack(adapter, "listStaticIps", ["static"]));
   }
   if (supports.has("list")) {
-    // `partial` when some device lacks an element: drift repair blocks it again there.
-    client.list = async () => {
-      const scopes = adapter.scopes.filter((s) => s !== "static");
-      const perDevice = await readBack("list", scopes);
-      const all = [...new Set(perDevice.flatMap((keys) => [...keys]))].sort();
-      return all.map((key): EnforcedElement => {
-        const bar = key.indexOf("|");
-        const kind = key.slice(0, bar) as "host" | "detection";
-        const element = key.slice(bar + 1);
-        return perDevice.every((keys) => keys.has(key))
-          ? { kind, element }
-          : { kind, element, partial: true };
-      });
-    };
+    client.list = async () =>
+      elementsOf(await readBack(adapter, "list", adapter.scopes.filter((s) => s !== "static")));
     // Returns the ids every device confirmed removed; throws when none could be.
     client.removeElements = async (elements: readonly EnforcedElement[]) => {
       const confirmed: string[] = [];

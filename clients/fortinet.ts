@@ -28,7 +28,8 @@ import {
   parseDeviceList,
   perDeviceHelp,
 } from "./_devices.ts";
-import { adapterClient, type DeviceAdapter, type Scope, type Target } from "./_adapter.ts";
+import { adapterClient, type DeviceAdapter } from "./_adapter.ts";
+import type { Scope, Target } from "./_targets.ts";
 import type { DeviceAnswer, Failure } from "./_fanout.ts";
 import { HttpEndpoint, HttpError } from "../engine/http.ts";
 import type { HttpResponse } from "../engine/http_types.ts";

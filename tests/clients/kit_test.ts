@@ -1,0 +1,138 @@
+/** Unit tests of the vendor kit's target, read-back and adapter pieces. */
+
+import assert from "node:assert/strict";
+import { adapterClient, type DeviceAdapter } from "../../clients/_adapter.ts";
+import type { DeviceAnswer } from "../../clients/_fanout.ts";
+import { elementsOf, readBack, staticEntriesOf } from "../../clients/_readback.ts";
+import { staticOutcomes, type Target, targetsFor } from "../../clients/_targets.ts";
+import { ClientError } from "../../engine/client.ts";
+import { sampleHost } from "./_entities.ts";
+
+Deno.test("targetsFor() merges ids naming one entry and refuses text", () => {
+  const targets = targetsFor("acme", "unblockHost", "host 7", "host", [
+    "2001:DB8::1",
+    "2001:db8:0::1",
+    "10.1.2.3",
+  ]);
+  assert.deepEqual(targets.map((t) => [t.key, t.given]), [
+    ["2001:db8::1", ["2001:DB8::1", "2001:db8:0::1"]],
+    ["10.1.2.3", ["10.1.2.3"]],
+  ]);
+  assert.throws(
+    () => targetsFor("acme", "blockHost", "host 7", "host", ["pc-7"]),
+    (e: unknown) =>
+      e instanceof ClientError && /Cannot block host 7 on acme: "pc-7"/.test(e.message),
+  );
+});
+
+Deno.test("staticOutcomes() reports each entry as given: invalid, refused by a device, or ok", () => {
+  const targets = targetsFor("acme", "blockStaticIps", "static", "static", [
+    "192.0.2.1",
+    "198.51.100.0/24",
+  ]);
+  const refused: DeviceAnswer = {
+    failed: new Map([["198.51.100.0/24", { message: "no room", status: 500 }]]),
+    added: new Set(),
+  };
+  const outcomes = staticOutcomes(
+    "acme",
+    "block",
+    ["192.0.2.1", "198.51.100.0/24", "bad"],
+    new Map([["bad", "Cannot block static destination on acme: not an address"]]),
+    targets,
+    [{ device: "a", answer: { failed: new Map(), added: new Set() } }, {
+      device: "b",
+      answer: refused,
+    }],
+    (d) => `fw-${d}`,
+  );
+  assert.deepEqual(outcomes, [
+    { entry: "192.0.2.1", ok: true },
+    {
+      entry: "198.51.100.0/24",
+      ok: false,
+      error: "Cannot block static destination 198.51.100.0/24 on acme: fw-b: no room",
+    },
+    { entry: "bad", ok: false, error: "Cannot block static destination on acme: not an address" },
+  ]);
+});
+
+Deno.test("elementsOf() and staticEntriesOf() take the union and mark what some device lacks", () => {
+  const perDevice = [new Set(["host|10.1.2.3", "detection|8.8.8.8"]), new Set(["host|10.1.2.3"])];
+  assert.deepEqual(elementsOf(perDevice), [
+    { kind: "detection", element: "8.8.8.8", partial: true },
+    { kind: "host", element: "10.1.2.3" },
+  ]);
+  assert.deepEqual(staticEntriesOf([new Set(["static|b"]), new Set(["static|a", "static|b"])]), [
+    "a",
+    "b",
+  ]);
+});
+
+/** An in-memory adapter over named devices; `down` devices throw on every call. */
+function memoryAdapter(down: ReadonlySet<string> = new Set()) {
+  const held = new Map<string, Set<string>>([["a", new Set()], ["b", new Set()]]);
+  const adapter: DeviceAdapter<string> = {
+    name: "acme",
+    tagName: "Acme Client",
+    routingKey: "acme",
+    devices: ["a", "b"],
+    scopes: ["host", "static"],
+    label: (d) => `fw-${d}`,
+    failureOf: (error) => ({ message: String(error), status: null }),
+    apply(device, action, targets: readonly Target[]) {
+      if (down.has(device)) return Promise.reject("unreachable");
+      const set = held.get(device)!;
+      const added = new Set<string>();
+      for (const t of targets) {
+        const key = `${t.scope}|${t.key}`;
+        if (action === "block" && !set.has(key)) added.add(t.key);
+        if (action === "block") set.add(key);
+        else set.delete(key);
+      }
+      return Promise.resolve({ failed: new Map(), added });
+    },
+    read: (device) =>
+      down.has(device) ? Promise.reject("unreachable") : Promise.resolve(new Set(held.get(device))),
+    close: () => {},
+  };
+  return { adapter, held };
+}
+
+Deno.test("adapterClient() declares what the adapter serves and blocks on every device", async () => {
+  const { adapter, held } = memoryAdapter();
+  const client = adapterClient(adapter);
+  assert.deepEqual([...client.supports].sort(), [
+    "blockHost",
+    "blockStaticIps",
+    "list",
+    "listStaticIps",
+    "removeElements",
+    "unblockHost",
+    "unblockStaticIps",
+  ]);
+  assert.equal(client.blockDetection, undefined);
+  assert.deepEqual(await client.blockHost!(sampleHost({ ip: "10.1.2.3" })), ["10.1.2.3"]);
+  assert.deepEqual([...held.get("b")!], ["host|10.1.2.3"]);
+  assert.deepEqual(await client.list!(), [{ kind: "host", element: "10.1.2.3" }]);
+  assert.deepEqual(await client.unblockHost!(sampleHost(), ["10.1.2.3", "legacy-uuid"]), [
+    "10.1.2.3",
+    "legacy-uuid",
+  ]);
+  assert.deepEqual([...held.get("a")!], []);
+  await assert.rejects(client.blockHost!(sampleHost({ ip: "0.0.0.0/0" })), ClientError);
+});
+
+Deno.test("adapterClient() rolls back a block one device refused, and reads back no partial answer", async () => {
+  const { adapter, held } = memoryAdapter(new Set(["b"]));
+  const client = adapterClient(adapter);
+  await assert.rejects(
+    client.blockHost!(sampleHost({ ip: "10.1.2.3" })),
+    /Cannot block host 7 \(ward-3-pc\) on acme: 10\.1\.2\.3 on fw-b: unreachable; the devices that accepted it were rolled back/,
+  );
+  assert.deepEqual([...held.get("a")!], []);
+  await assert.rejects(
+    readBack(adapter, "list", ["host"]),
+    /Cannot read back var's blocks on acme: fw-b: unreachable/,
+  );
+});
