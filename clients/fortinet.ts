@@ -31,6 +31,7 @@ import {
 import { adapterClient, type DeviceAdapter } from "./_adapter.ts";
 import type { Scope, Target } from "./_targets.ts";
 import type { DeviceAnswer, Failure } from "./_fanout.ts";
+import { type Session, staticToken } from "./_session.ts";
 import { HttpEndpoint, HttpError } from "../engine/http.ts";
 import type { HttpResponse } from "../engine/http_types.ts";
 import { type IpEntry, parseIpOrNetwork } from "../engine/ip.ts";
@@ -345,7 +346,7 @@ class FortiGateApi {
   #endpoint: HttpEndpoint;
   #signal: AbortSignal | undefined;
 
-  constructor(firewall: FortinetFirewall, token: string, context: ClientContext) {
+  constructor(firewall: FortinetFirewall, session: Session, context: ClientContext) {
     this.firewall = firewall;
     this.label = firewall.vdom === "root"
       ? firewall.host
@@ -358,7 +359,7 @@ class FortiGateApi {
       baseUrl: `${firewall.scheme}://${hostForUrl}:${firewall.port}/api/v2/cmdb/firewall`,
       verifyTls: firewall.verifyTls,
       ...(firewall.caFile !== null ? { caFile: firewall.caFile } : {}),
-      headers: () => ({ Authorization: `Bearer ${token}` }),
+      headers: () => session.headers(),
     });
   }
 
@@ -801,14 +802,21 @@ async function createFortinetClient(
   config: FortinetConfig,
   context: ClientContext,
 ): Promise<FortinetClient> {
-  const tokens = new Map<string, string>();
+  // One REST API token per firewall host (a VDOM of the same host shares it).
+  const sessions = new Map<string, Session>();
   for (const { key } of fortinetSecrets(config)) {
-    tokens.set(key, await context.secret(FORTINET_SECRET_SERVICE, key));
+    const session = staticToken(
+      "Authorization",
+      "Bearer ",
+      () => context.secret(FORTINET_SECRET_SERVICE, key),
+    );
+    await session.prepare();
+    sessions.set(key, session);
   }
   const apis: FortiGateApi[] = [];
   try {
     for (const firewall of config.firewalls) {
-      apis.push(new FortiGateApi(firewall, tokens.get(firewall.host) ?? "", context));
+      apis.push(new FortiGateApi(firewall, sessions.get(firewall.host)!, context));
     }
   } catch (error) {
     for (const api of apis) api.close();
