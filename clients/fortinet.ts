@@ -30,11 +30,19 @@ import {
 } from "./_devices.ts";
 import { adapterClient, type DeviceAdapter } from "./_adapter.ts";
 import type { Scope, Target } from "./_targets.ts";
+import {
+  entryOfName,
+  isOwned,
+  NAME_PREFIX,
+  objectName,
+  OWNERSHIP_MARK,
+  ownershipNote,
+} from "./_names.ts";
 import type { DeviceAnswer, Failure } from "./_fanout.ts";
 import { type Session, staticToken } from "./_session.ts";
 import { HttpEndpoint, HttpError } from "../engine/http.ts";
 import type { HttpResponse } from "../engine/http_types.ts";
-import { type IpEntry, parseIpOrNetwork } from "../engine/ip.ts";
+import { netmaskOf, parseIpOrNetwork, prefixOfNetmask } from "../engine/ip.ts";
 import type { ResponseClient } from "../engine/client.ts";
 import type { SecretRef } from "../engine/secrets.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
@@ -43,17 +51,13 @@ import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts"
 export const FORTINET_SECRET_SERVICE = "Fortinet";
 
 /** Every comment var writes on an address object starts with this; it marks the object as var's. */
-export const VAR_COMMENT_MARK = "Managed by var";
+export const VAR_COMMENT_MARK = OWNERSHIP_MARK;
 
 /** Which kind of block an address object serves. */
-export type FortinetScope = "host" | "detection" | "static";
+export type FortinetScope = Scope;
 
 /** Object name prefix per kind of block. */
-export const FORTINET_NAME_PREFIX: Readonly<Record<FortinetScope, string>> = {
-  host: "var-host-",
-  detection: "var-detection-",
-  static: "var-static-",
-};
+export const FORTINET_NAME_PREFIX = NAME_PREFIX;
 
 /** One FortiGate (or one VDOM of it) that every operation is applied to. */
 export interface FortinetFirewall {
@@ -229,49 +233,7 @@ function fortinetSecrets(config: FortinetConfig): SecretRef[] {
 }
 
 /** The deterministic object name of an element for a kind of block. */
-export function fortinetObjectName(scope: FortinetScope, entry: IpEntry): string {
-  return `${FORTINET_NAME_PREFIX[scope]}${entry.entry.replace("/", "_")}`;
-}
-
-/** The element an object name stands for, or null when the name is not var's for the kind. */
-export function fortinetElementOf(scope: FortinetScope, name: string): IpEntry | null {
-  const prefix = FORTINET_NAME_PREFIX[scope];
-  if (!name.startsWith(prefix)) return null;
-  const parsed = parseIpOrNetwork(name.slice(prefix.length).replace("_", "/"));
-  if (!parsed.ok || fortinetObjectName(scope, parsed.value) !== name) return null;
-  return parsed.value;
-}
-
-/** An IPv4 prefix length as a dotted netmask. */
-function netmask(prefix: number): string {
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return [24, 16, 8, 0].map((shift) => String((mask >>> shift) & 0xff)).join(".");
-}
-
-/** A dotted netmask as a prefix length, or null when it is not a contiguous mask. */
-function prefixOf(mask: string): number | null {
-  const parts = mask.split(".").map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
-    return null;
-  }
-  const value = parts.reduce((acc, part) => ((acc << 8) | part) >>> 0, 0);
-  const prefix = 32 - Math.log2(((~value) >>> 0) + 1);
-  return Number.isInteger(prefix) && netmask(prefix) === mask ? prefix : null;
-}
-
-/** What `kind` is called in messages. */
-const SCOPE_LABEL: Readonly<Record<FortinetScope, string>> = {
-  host: "host",
-  detection: "detection destination",
-  static: "static destination",
-};
-
-/** The comment var writes on an object it creates. */
-function commentFor(scope: FortinetScope, entry: IpEntry): string {
-  return `${VAR_COMMENT_MARK} (Vectra Automated Response): ${
-    SCOPE_LABEL[scope]
-  } ${entry.entry}; var deletes this object when it unblocks`;
-}
+export const fortinetObjectName = objectName;
 
 /** An address object as FortiOS returns it. */
 interface FortiObject {
@@ -286,7 +248,7 @@ interface FortiObject {
 
 /** True when the object carries var's comment. */
 function isVarObject(object: FortiObject): boolean {
-  return typeof object.comment === "string" && object.comment.startsWith(VAR_COMMENT_MARK);
+  return isOwned(object.comment);
 }
 
 /** The address an object covers, normalised, or null when it is not an ipmask/ipprefix. */
@@ -297,7 +259,7 @@ function addressOf(object: FortiObject): string | null {
   }
   if (typeof object.subnet === "string" && (object.type ?? "ipmask") === "ipmask") {
     const [address = "", mask = ""] = object.subnet.trim().split(/\s+|\//);
-    const prefix = mask.includes(".") ? prefixOf(mask) : Number(mask);
+    const prefix = mask.includes(".") ? prefixOfNetmask(mask) : Number(mask);
     if (prefix === null || !Number.isInteger(prefix)) return null;
     const parsed = parseIpOrNetwork(`${address}/${prefix}`);
     return parsed.ok ? parsed.value.entry : null;
@@ -673,14 +635,14 @@ async function blockOne(on: GroupState, target: Target): Promise<boolean> {
       ? {
         name: name,
         type: "ipmask",
-        subnet: `${target.entry.address} ${netmask(target.entry.prefix)}`,
-        comment: commentFor(target.scope, target.entry),
+        subnet: `${target.entry.address} ${netmaskOf(target.entry.prefix)}`,
+        comment: ownershipNote(target.scope, target.entry),
       }
       : {
         name: name,
         type: "ipprefix",
         ip6: `${target.entry.address}/${target.entry.prefix}`,
-        comment: commentFor(target.scope, target.entry),
+        comment: ownershipNote(target.scope, target.entry),
       };
     try {
       await api.createObject(tables, body);
@@ -757,7 +719,7 @@ async function readOn(api: FortiGateApi, scopes: readonly Scope[]): Promise<Set<
       const objects = await api.objectsWithPrefix(tables, FORTINET_NAME_PREFIX[scope]);
       for (const name of members) {
         const object = objects.get(name);
-        const entry = fortinetElementOf(scope, name);
+        const entry = entryOfName(scope, name);
         if (object === undefined || entry === null || !isVarObject(object)) continue;
         if (addressOf(object) !== entry.entry) continue;
         found.add(`${scope}|${entry.entry}`);

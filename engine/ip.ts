@@ -388,3 +388,20 @@ export function parseBlockableEntry(text: string): ParsedIpOrNetwork {
   }
   return parsed;
 }
+
+/** An IPv4 prefix length as a dotted netmask: `24` → `255.255.255.0`. */
+export function netmaskOf(prefix: number): string {
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((shift) => String((mask >>> shift) & 0xff)).join(".");
+}
+
+/** A dotted IPv4 netmask as a prefix length, or null when it is not a contiguous mask. */
+export function prefixOfNetmask(mask: string): number | null {
+  const parts = mask.split(".").map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
+    return null;
+  }
+  const value = parts.reduce((acc, part) => ((acc << 8) | part) >>> 0, 0);
+  const prefix = 32 - Math.log2(((~value) >>> 0) + 1);
+  return Number.isInteger(prefix) && netmaskOf(prefix) === mask ? prefix : null;
+}

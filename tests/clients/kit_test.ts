@@ -4,7 +4,9 @@ import assert from "node:assert/strict";
 import { adapterClient, type DeviceAdapter } from "../../clients/_adapter.ts";
 import type { DeviceAnswer } from "../../clients/_fanout.ts";
 import { elementsOf, readBack, staticEntriesOf } from "../../clients/_readback.ts";
-import { staticOutcomes, type Target, targetsFor } from "../../clients/_targets.ts";
+import { type Scope, staticOutcomes, type Target, targetsFor } from "../../clients/_targets.ts";
+import { entryOfName, isOwned, objectName, ownershipNote } from "../../clients/_names.ts";
+import { parseIpOrNetwork } from "../../engine/ip.ts";
 import { ClientError } from "../../engine/client.ts";
 import { sampleHost } from "./_entities.ts";
 
@@ -135,4 +137,34 @@ Deno.test("adapterClient() rolls back a block one device refused, and reads back
     readBack(adapter, "list", ["host"]),
     /Cannot read back var's blocks on acme: fw-b: unreachable/,
   );
+});
+
+Deno.test("objectName() and entryOfName() round-trip, byte for byte as var 0.1 named objects", () => {
+  const cases: [Scope, string, string][] = [
+    ["host", "10.1.2.3", "var-host-10.1.2.3"],
+    ["detection", "2001:db8::99", "var-detection-2001:db8::99"],
+    ["static", "203.0.113.0/24", "var-static-203.0.113.0_24"],
+  ];
+  for (const [scope, text, name] of cases) {
+    const parsed = parseIpOrNetwork(text);
+    assert.ok(parsed.ok);
+    assert.equal(objectName(scope, parsed.value), name);
+    assert.equal(entryOfName(scope, name)?.entry, text);
+  }
+  assert.equal(entryOfName("host", "var-static-203.0.113.0_24"), null, "another scope's name");
+  assert.equal(entryOfName("host", "var-host-10.01.2.3"), null, "not a canonical name");
+  assert.equal(entryOfName("host", "admin-10.1.2.3"), null, "not var's");
+});
+
+Deno.test("ownershipNote() marks var's objects; isOwned() recognises the mark only", () => {
+  const parsed = parseIpOrNetwork("10.1.2.3");
+  assert.ok(parsed.ok);
+  const note = ownershipNote("host", parsed.value);
+  assert.equal(
+    note,
+    "Managed by var (Vectra Automated Response): host 10.1.2.3; var deletes this object when it unblocks",
+  );
+  assert.equal(isOwned(note), true);
+  assert.equal(isOwned("managed by var"), false);
+  assert.equal(isOwned(undefined), false);
 });

@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import {
   INTERNAL_RANGES,
   isInternalAddress,
+  netmaskOf,
   normalizeIp,
   parseBlockableEntry,
   parseIpOrNetwork,
+  prefixOfNetmask,
   singleHostAddress,
 } from "../../engine/ip.ts";
 
@@ -178,5 +180,20 @@ Deno.test("parseBlockableEntry() allows networks up to /8 and /16, never everyth
     const parsed = parseBlockableEntry(entry);
     assert.equal(parsed.ok, false, entry);
     if (!parsed.ok) assert.match(parsed.reason, reason, entry);
+  }
+});
+
+Deno.test("netmaskOf() and prefixOfNetmask() convert IPv4 prefixes and refuse broken masks", () => {
+  for (
+    const [prefix, mask] of [[0, "0.0.0.0"], [8, "255.0.0.0"], [24, "255.255.255.0"], [
+      32,
+      "255.255.255.255",
+    ]] as const
+  ) {
+    assert.equal(netmaskOf(prefix), mask);
+    assert.equal(prefixOfNetmask(mask), prefix);
+  }
+  for (const mask of ["255.0.255.0", "255.255.255", "256.0.0.0", "a.b.c.d"]) {
+    assert.equal(prefixOfNetmask(mask), null, mask);
   }
 });
