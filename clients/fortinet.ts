@@ -48,7 +48,7 @@ import { entryOfName, NAME_PREFIX, objectName, OWNERSHIP_MARK, ownershipNote } f
 import type { DeviceAnswer, Failure } from "./_fanout.ts";
 import { type Session, staticToken } from "./_session.ts";
 import { netmaskOf } from "../engine/ip.ts";
-import type { ResponseClient } from "../engine/client.ts";
+import type { Operation, ResponseClient } from "../engine/client.ts";
 import type { SecretRef } from "../engine/secrets.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
 
@@ -221,16 +221,7 @@ export type FortinetClient =
   & Required<
     Pick<
       ResponseClient,
-      | "blockHost"
-      | "unblockHost"
-      | "blockDetection"
-      | "unblockDetection"
-      | "blockStaticIps"
-      | "unblockStaticIps"
-      | "listStaticIps"
-      | "list"
-      | "removeElements"
-      | "close"
+      Exclude<Operation, "groomHost" | "blockAccount" | "unblockAccount"> | "close"
     >
   >;
 

@@ -439,13 +439,7 @@ async function runBaseContract(
   options: ClientContractOptions,
 ): Promise<void> {
   const { start } = options;
-  let name = "";
-  let supports: ReadonlySet<Operation> = new Set();
-  await withHarness(start, (h) => {
-    name = h.client.name;
-    supports = new Set(h.client.supports);
-    return Promise.resolve();
-  });
+  const { name, supports } = await declared(start);
   const lacks = (ops: readonly Operation[], what: string): string | null => {
     const absent = ops.filter((op) => !supports.has(op));
     return absent.length === 0 ? null : `${name} does not support ${what}`;
