@@ -117,6 +117,21 @@ export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
     failuresOf(settled, (device) => adapter.label(device));
 
   /** Blocks or unblocks on every device; throws one ClientError unless every one confirmed. */
+  /** Takes back, where a fan-out newly added them, the targets some device did not confirm. */
+  const takeBack = (settled: readonly Settled<D>[], targets: readonly Target[]) => {
+    const failedKeys = new Set(settled.flatMap(({ answer }) => [...answer.failed.keys()]));
+    const partial = settled.map(({ device, answer }) => ({
+      device,
+      answer: { ...answer, added: new Set([...answer.added].filter((k) => failedKeys.has(k))) },
+    }));
+    return rollBack(partial, async (device, keys) => {
+      const undo = targets.filter((t) => keys.includes(t.key));
+      const answer = await adapter.apply(device, "unblock", undo, { recorded: false });
+      const left = [...answer.failed.values()];
+      if (left.length > 0) throw new Error(left.map((f) => f.message).join("; "));
+    }, (device) => adapter.label(device));
+  };
+
   const applyAll = async (
     action: "block" | "unblock",
     operation: Operation,
@@ -129,13 +144,7 @@ export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
       const failed = failures(settled);
       if (failed.length === 0) return;
       // A block some device refused is taken back where it was accepted.
-      const rolledBack = action === "block" &&
-        await rollBack(settled, async (device, keys) => {
-          const undo = targets.filter((t) => keys.includes(t.key));
-          const answer = await adapter.apply(device, "unblock", undo, { recorded: false });
-          const left = [...answer.failed.values()];
-          if (left.length > 0) throw new Error(left.map((f) => f.message).join("; "));
-        }, (device) => adapter.label(device));
+      const rolledBack = action === "block" && await takeBack(settled, targets);
       throw fanOutError(name, operation, `Cannot ${action} ${what} on ${name}`, failed, rolledBack);
     });
   };
@@ -166,7 +175,16 @@ export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
       else invalid.set(entry, `Cannot ${action} static destination on ${name}: ${parsed.reason}`);
     }
     const targets = targetsOf(operation, "static destinations", "static", valid);
-    const settled = targets.length === 0 ? [] : await spread(targets, action, { recorded: true });
+    // An entry some device refused is taken back where it was accepted: absent everywhere,
+    // it is not listed, so the next cycle blocks it again on every device.
+    const settled = targets.length === 0 ? [] : await locks.with(
+      targets.map((t) => `static|${t.key}`),
+      async () => {
+        const settled = await spread(targets, action, { recorded: true });
+        if (action === "block") await takeBack(settled, targets);
+        return settled;
+      },
+    );
     return staticOutcomes(
       name,
       action,

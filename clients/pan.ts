@@ -28,17 +28,12 @@ import { getLogger } from "@logtape/logtape";
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
 import { z } from "zod";
 import { alignedValues, parseBool, splitList } from "./_config.ts";
-import { destinationAddresses, hostAddress } from "./_targets.ts";
+import { adapterClient, type DeviceAdapter } from "./_adapter.ts";
+import type { DeviceAnswer, Failure } from "./_fanout.ts";
+import type { Scope, Target } from "./_targets.ts";
 import { HttpEndpoint, HttpError } from "../engine/http.ts";
-import { type IpEntry, parseIpOrNetwork } from "../engine/ip.ts";
-import type { Detection, Host, StaticIps } from "../engine/model.ts";
-import {
-  ClientError,
-  type EnforcedElement,
-  type Operation,
-  type ResponseClient,
-  type StaticIpOutcome,
-} from "../engine/client.ts";
+import { parseIpOrNetwork } from "../engine/ip.ts";
+import { ClientError, type Operation, type ResponseClient } from "../engine/client.ts";
 import type { SecretRef } from "../engine/secrets.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
 
@@ -699,469 +694,93 @@ function safeMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** What each kind of block is called in messages. */
-const SCOPE_LABEL: Readonly<Record<PanScope, string>> = {
-  host: "host",
-  detection: "detection destination",
-  static: "static destination",
-};
+/** The PAN-OS client: the kit's client on the PAN-OS device adapter. */
+export type PanClient =
+  & ResponseClient
+  & Required<
+    Pick<
+      ResponseClient,
+      Exclude<Operation, "groomHost" | "blockAccount" | "unblockAccount"> | "close"
+    >
+  >;
 
-/** The result of one uid action on every device. */
-interface FanOut {
-  /** Per device: its result, or the error of the whole call. */
-  readonly results: { device: PanDevice; result: UidResult | PanCallError }[];
+/** Why PAN-OS cannot block an entry, or null: it registers IPv6 addresses, not networks. */
+function unregistrable(target: Target): string | null {
+  return target.entry.version === 6 && target.entry.isNetwork
+    ? "PAN-OS registers IPv6 addresses only, not IPv6 networks; list the addresses one by one"
+    : null;
 }
 
-/** The PAN-OS client: one instance over every configured device. */
-export class PanClient implements ResponseClient {
-  readonly name = "pan";
-  readonly tagName = "PAN Client";
-  readonly routingKey = "pan";
-  readonly supports: ReadonlySet<Operation> = new Set<Operation>([
-    "blockHost",
-    "unblockHost",
-    "blockDetection",
-    "unblockDetection",
-    "blockStaticIps",
-    "unblockStaticIps",
-    "listStaticIps",
-    "list",
-    "removeElements",
-  ]);
-  #devices: PanDevice[];
-  #apis: PanApi[];
-  #tags: Readonly<Record<PanScope, string>>;
-  #locks = new Map<string, Promise<void>>();
+/** A device's error as a failure, without repeating the device's label. */
+function failureOn(device: PanDevice, error: unknown): Failure {
+  const message = safeMessage(error);
+  const text = message.startsWith(device.label)
+    ? message.slice(device.label.length).replace(/^:?\s*/, "")
+    : message;
+  return { message: text, status: error instanceof PanCallError ? error.status : null };
+}
 
-  constructor(devices: PanDevice[], apis: PanApi[], tags: Readonly<Record<PanScope, string>>) {
-    this.#devices = devices;
-    this.#apis = apis;
-    this.#tags = tags;
-  }
-
-  /** Registers the host's IP with the internal tag on every device. */
-  async blockHost(host: Host): Promise<string[]> {
-    const entry = hostAddress(this.name, "blockHost", host);
-    await this.#blockAll("blockHost", "host", [entry], `host ${host.name} (${entry})`);
-    return [entry];
-  }
-
-  /** Unregisters the recorded IPs from the internal tag on every device. */
-  async unblockHost(host: Host, recorded: readonly string[]): Promise<string[]> {
-    return await this.#unblockAll(
-      "unblockHost",
-      "host",
-      recorded,
-      `host ${host.name} (${recorded.join(", ")})`,
-    );
-  }
-
-  /** Registers the detection's destination IPs with the external tag on every device. */
-  async blockDetection(detection: Detection): Promise<string[]> {
-    const entries = destinationAddresses(detection);
-    if (entries.length === 0) return [];
-    await this.#blockAll("blockDetection", "detection", entries, `detection ${detection.id}`);
-    return entries;
-  }
-
-  /** Unregisters the recorded destination IPs from the external tag on every device. */
-  async unblockDetection(detection: Detection, recorded: readonly string[]): Promise<string[]> {
-    return await this.#unblockAll(
-      "unblockDetection",
-      "detection",
-      recorded,
-      `detection ${detection.id}`,
-    );
-  }
-
-  /** Registers the static entries with the static tag; an entry is ok when every device confirmed. */
-  async blockStaticIps(ips: StaticIps): Promise<StaticIpOutcome[]> {
-    const { valid, outcomes } = this.#staticEntries(ips, "block");
-    if (valid.size === 0) return outcomes;
-    const sent = [...new Set(valid.values())];
-    const fan = await this.#withLocks("static", sent, async () => {
-      const fan = await this.#fanOut("register", "static", sent);
-      const failedEntries = new Set(sent.filter((e) => this.#failures(fan, e).length > 0));
-      await this.#rollback(fan, "static", failedEntries);
-      return fan;
-    });
-    this.#staticOutcomes(valid, fan, "block", outcomes);
-    this.#logStatic("Blocked", outcomes);
-    return outcomes;
-  }
-
-  /** Unregisters the static entries from the static tag; ok when every device confirmed. */
-  async unblockStaticIps(ips: StaticIps): Promise<StaticIpOutcome[]> {
-    const { valid, outcomes } = this.#staticEntries(ips, "unblock");
-    if (valid.size === 0) return outcomes;
-    const sent = [...new Set(valid.values())];
-    const fan = await this.#withLocks(
-      "static",
-      sent,
-      () => this.#fanOut("unregister", "static", sent),
-    );
-    this.#staticOutcomes(valid, fan, "unblock", outcomes);
-    this.#logStatic("Unblocked", outcomes);
-    return outcomes;
-  }
-
-  /**
-   * The static entries registered on at least one device (so an unblock that failed on one
-   * device is retried). A block that failed on a device was rolled back on the others, so
-   * it is absent everywhere and retried too.
-   */
-  async listStaticIps(): Promise<string[]> {
-    const found = await this.#readTag("listStaticIps", "static");
-    this.#warnPartial("static", found);
-    return [...found.keys()];
-  }
-
-  /**
-   * Every element var registered, by kind, present on at least one device; `partial` when
-   * some device lacks it, so drift repair registers it again.
-   */
-  async list(): Promise<EnforcedElement[]> {
-    const elements: EnforcedElement[] = [];
-    const total = this.#devices.length;
-    for (const kind of ["host", "detection", "static"] as const) {
-      const found = await this.#readTag("list", kind);
-      this.#warnPartial(kind, found);
-      for (const [element, count] of found) {
-        elements.push(count < total ? { element, kind, partial: true } : { element, kind });
+/**
+ * The PAN-OS device adapter: each element is an IP (or IPv4 network) registered with the
+ * kind's tag through User-ID, on every device (URL, vsys, Panorama target), so dynamic
+ * address groups matching the tag block it.
+ */
+function panAdapter(
+  devices: readonly PanDevice[],
+  apis: readonly PanApi[],
+  tags: Readonly<Record<Scope, string>>,
+): DeviceAdapter<PanDevice> {
+  let closed = false;
+  return {
+    name: "pan",
+    tagName: "PAN Client",
+    routingKey: "pan",
+    devices,
+    scopes: ["host", "detection", "static"],
+    label: (device) => device.label,
+    failureOf: (error) => ({
+      message: safeMessage(error),
+      status: error instanceof PanCallError ? error.status : null,
+    }),
+    async apply(device, action, targets): Promise<DeviceAnswer> {
+      const failed = new Map<string, Failure>();
+      const sent: string[] = [];
+      for (const target of targets) {
+        const reason = unregistrable(target);
+        // Nothing of it can be registered, so nothing is there to unregister.
+        if (reason !== null && action === "block") {
+          failed.set(target.key, { message: reason, status: null });
+        } else if (reason === null) sent.push(target.key);
       }
-    }
-    return elements;
-  }
-
-  /** Unregisters elements no entity records any more; returns those every device confirmed. */
-  async removeElements(elements: readonly EnforcedElement[]): Promise<string[]> {
-    const removed: string[] = [];
-    const errors: string[] = [];
-    for (const kind of ["host", "detection", "static"] as const) {
-      const ids = elements.filter((e) => e.kind === kind).map((e) => e.element);
-      if (ids.length === 0) continue;
-      const entries = new Map<string, string>();
-      for (const id of ids) {
-        const parsed = parseIpOrNetwork(id);
-        if (parsed.ok) entries.set(id, parsed.value.entry);
-        else removed.push(id);
-      }
-      const sent = [...new Set(entries.values())];
-      if (sent.length === 0) continue;
-      const fan = await this.#withLocks(kind, sent, () => this.#fanOut("unregister", kind, sent));
-      for (const [id, entry] of entries) {
-        const failures = this.#failures(fan, entry);
-        if (failures.length === 0) removed.push(id);
-        else errors.push(`${SCOPE_LABEL[kind]} ${entry}: ${failures.join("; ")}`);
-      }
-    }
-    if (removed.length === 0 && errors.length > 0) {
-      throw new ClientError(
-        this.name,
-        "removeElements",
-        `Cannot remove elements on pan: ${errors.join("; ")}`,
-      );
-    }
-    for (const error of errors) logger.error("Cannot remove {error}", { error });
-    return removed;
-  }
-
-  /** Closes every endpoint. */
-  close(): Promise<void> {
-    for (const api of this.#apis) api.close();
-    return Promise.resolve();
-  }
-
-  /** Registers every entry on every device, all or nothing (rolled back on failure). */
-  async #blockAll(
-    operation: Operation,
-    kind: PanScope,
-    entries: string[],
-    what: string,
-  ): Promise<void> {
-    await this.#withLocks(kind, entries, async () => {
-      const fan = await this.#fanOut("register", kind, entries);
-      const problems = this.#problems(fan);
-      if (problems.length === 0) {
-        logger.info("Blocked {what} ({entries}) with tag {tag} on {count} device(s)", {
-          what,
-          entries: entries.join(", "),
-          tag: this.#tags[kind],
-          count: this.#devices.length,
-        });
-        return;
-      }
-      const rolledBack = await this.#rollback(fan, kind, new Set(entries));
-      throw new ClientError(
-        this.name,
-        operation,
-        `Cannot block ${what} on pan: ${problems.map((p) => p.text).join("; ")}${
-          rolledBack ? "; the devices that accepted it were rolled back" : ""
-        }`,
-        { status: problems[0]?.status ?? null },
-      );
-    });
-  }
-
-  /** Unregisters every recorded id on every device; returns them when every device confirmed. */
-  async #unblockAll(
-    operation: Operation,
-    kind: PanScope,
-    recorded: readonly string[],
-    what: string,
-  ): Promise<string[]> {
-    const entries = new Map<string, string>();
-    for (const id of recorded) {
-      const parsed = parseIpOrNetwork(id);
-      if (parsed.ok) {
-        entries.set(id, parsed.value.entry);
-      } else {
-        logger.warn(
-          "{what}: recorded element {id} is not an IP address; nothing on the devices to remove",
-          { what, id },
-        );
-      }
-    }
-    const sent = [...new Set(entries.values())];
-    if (sent.length > 0) {
-      await this.#withLocks(kind, sent, async () => {
-        const fan = await this.#fanOut("unregister", kind, sent);
-        const problems = this.#problems(fan);
-        if (problems.length > 0) {
-          throw new ClientError(
-            this.name,
-            operation,
-            `Cannot unblock ${what} on pan: ${problems.map((p) => p.text).join("; ")}`,
-            { status: problems[0]?.status ?? null },
-          );
-        }
-        logger.info("Unblocked {what} ({entries}) from tag {tag} on {count} device(s)", {
-          what,
-          entries: sent.join(", "),
-          tag: this.#tags[kind],
-          count: this.#devices.length,
-        });
-      });
-    }
-    return [...recorded];
-  }
-
-  /** Sends one uid-message per device, concurrently; never throws. */
-  async #fanOut(
-    action: "register" | "unregister",
-    kind: PanScope,
-    entries: readonly string[],
-  ): Promise<FanOut> {
-    const tag = this.#tags[kind];
-    const settled = await Promise.allSettled(
-      this.#devices.map((device) => device.uid(action, entries, tag)),
-    );
-    return {
-      results: settled.map((outcome, i) => {
-        const device = this.#devices[i] as PanDevice;
-        if (outcome.status === "fulfilled") return { device, result: outcome.value };
-        const error = outcome.reason;
-        return {
-          device,
-          result: error instanceof PanCallError
-            ? error
-            : new PanCallError(`${device.label}: ${safeMessage(error)}`, null, { cause: error }),
-        };
-      }),
-    };
-  }
-
-  /** Every failure of a fan-out, one line per device. */
-  #problems(fan: FanOut): { text: string; status: number | null }[] {
-    const problems: { text: string; status: number | null }[] = [];
-    for (const { device, result } of fan.results) {
-      if (result instanceof PanCallError) {
-        problems.push({ text: result.message, status: result.status });
-      } else if (result.failed.size > 0) {
-        const list = [...result.failed].map(([ip, message]) => `${ip}: ${message}`).join(", ");
-        problems.push({ text: `${device.label} refused ${list}`, status: 200 });
-      }
-    }
-    return problems;
-  }
-
-  /** Appends one outcome per given static entry: ok when every device confirmed it. */
-  #staticOutcomes(
-    valid: ReadonlyMap<string, string>,
-    fan: FanOut,
-    verb: "block" | "unblock",
-    outcomes: StaticIpOutcome[],
-  ): void {
-    for (const [given, entry] of valid) {
-      const failures = this.#failures(fan, entry);
-      outcomes.push(
-        failures.length === 0 ? { entry: given, ok: true } : {
-          entry: given,
-          ok: false,
-          error: `Cannot ${verb} static destination ${entry}: ${failures.join("; ")}`,
-        },
-      );
-    }
-  }
-
-  /** Why `entry` failed, per device; empty when every device confirmed it. */
-  #failures(fan: FanOut, entry: string): string[] {
-    const failures: string[] = [];
-    for (const { device, result } of fan.results) {
-      if (result instanceof PanCallError) failures.push(result.message);
-      else if (result.failed.has(entry)) {
-        failures.push(`${device.label} refused it: ${result.failed.get(entry)}`);
-      } else if (!result.ok.has(entry)) failures.push(`${device.label} did not confirm it`);
-    }
-    return failures;
-  }
-
-  /**
-   * Unregisters, on the devices that accepted them, the pairs this fan-out newly registered
-   * for `entries`: a failed block leaves the devices as they were. Returns true when
-   * anything was rolled back. A rollback that fails is logged; the next cycle retries.
-   */
-  async #rollback(fan: FanOut, kind: PanScope, entries: ReadonlySet<string>): Promise<boolean> {
-    if (entries.size === 0) return false;
-    const tag = this.#tags[kind];
-    let any = false;
-    await Promise.all(fan.results.map(async ({ device, result }) => {
-      if (result instanceof PanCallError) return;
-      const undo = [...result.added].filter((ip) => entries.has(ip));
-      if (undo.length === 0) return;
-      any = true;
+      if (sent.length === 0) return { failed, added: new Set() };
+      const tag = tags[(targets[0] as Target).scope];
+      let result: UidResult;
       try {
-        const back = await device.uid("unregister", undo, tag);
-        if (back.failed.size > 0) {
-          logger.error("Cannot roll back {entries} on {device}: {messages}", {
-            entries: undo.join(", "),
-            device: device.label,
-            messages: [...back.failed.values()].join("; "),
-          });
-        }
+        result = await device.uid(action === "block" ? "register" : "unregister", sent, tag);
       } catch (error) {
-        logger.error("Cannot roll back {entries} on {device}: {error}", {
-          entries: undo.join(", "),
-          device: device.label,
-          error: safeMessage(error),
-        });
+        for (const key of sent) failed.set(key, failureOn(device, error));
+        return { failed, added: new Set() };
       }
-    }));
-    return any;
-  }
-
-  /** Validates static entries; IPv6 networks cannot be registered on PAN-OS. */
-  #staticEntries(ips: StaticIps, verb: "block" | "unblock") {
-    const valid = new Map<string, string>();
-    const outcomes: StaticIpOutcome[] = [];
-    for (const given of ips.dstIps) {
-      const parsed = parseIpOrNetwork(given);
-      if (!parsed.ok) {
-        outcomes.push(
-          verb === "unblock" ? { entry: given, ok: true } : {
-            entry: given,
-            ok: false,
-            error: `Cannot block static destination: ${parsed.reason}`,
-          },
-        );
-        continue;
+      for (const key of sent) {
+        const refused = result.failed.get(key);
+        if (refused !== undefined) failed.set(key, { message: `refused: ${refused}`, status: 200 });
+        else if (!result.ok.has(key)) failed.set(key, { message: "not confirmed", status: 200 });
       }
-      const entry: IpEntry = parsed.value;
-      if (entry.version === 6 && entry.isNetwork) {
-        outcomes.push(
-          verb === "unblock" ? { entry: given, ok: true } : {
-            entry: given,
-            ok: false,
-            error:
-              `Cannot block static destination ${entry.entry}: PAN-OS registers IPv6 addresses only, not IPv6 networks; list the addresses one by one`,
-          },
-        );
-        continue;
+      return { failed, added: result.added };
+    },
+    async read(device, scopes) {
+      const found = new Set<string>();
+      for (const scope of scopes) {
+        for (const entry of await device.registered(tags[scope])) found.add(`${scope}|${entry}`);
       }
-      valid.set(given, entry.entry);
-    }
-    return { valid, outcomes };
-  }
-
-  #logStatic(verb: string, outcomes: readonly StaticIpOutcome[]): void {
-    const ok = outcomes.filter((o) => o.ok).map((o) => o.entry);
-    if (ok.length > 0) {
-      logger.info("{verb} static destinations {entries} on {count} device(s)", {
-        verb,
-        entries: ok.join(", "),
-        count: this.#devices.length,
-      });
-    }
-  }
-
-  /**
-   * Logs the entries registered on some devices only (a failed unblock not yet retried, a
-   * failed rollback, or a device that lost its registrations). They are listed as present.
-   */
-  #warnPartial(kind: PanScope, found: ReadonlyMap<string, number>): void {
-    const total = this.#devices.length;
-    for (const [entry, count] of found) {
-      if (count < total) {
-        logger.warn("{what} {entry} is registered on {count} of {total} devices only", {
-          what: SCOPE_LABEL[kind],
-          entry,
-          count,
-          total,
-        });
-      }
-    }
-  }
-
-  /** Reads one tag from every device: entry → devices holding it. Any failure throws. */
-  async #readTag(operation: Operation, kind: PanScope): Promise<Map<string, number>> {
-    const tag = this.#tags[kind];
-    const settled = await Promise.allSettled(
-      this.#devices.map((device) => device.registered(tag)),
-    );
-    const found = new Map<string, number>();
-    const errors: string[] = [];
-    let status: number | null = null;
-    for (const outcome of settled) {
-      if (outcome.status === "rejected") {
-        const error = outcome.reason;
-        errors.push(safeMessage(error));
-        if (error instanceof PanCallError && status === null) status = error.status;
-        continue;
-      }
-      for (const entry of outcome.value) found.set(entry, (found.get(entry) ?? 0) + 1);
-    }
-    if (errors.length > 0) {
-      throw new ClientError(
-        this.name,
-        operation,
-        `Cannot read the ${SCOPE_LABEL[kind]} registrations (tag "${tag}") on pan: ${
-          errors.join("; ")
-        }`,
-        { status },
-      );
-    }
-    return found;
-  }
-
-  /**
-   * Runs `fn` while holding the (tag, entry) locks of `entries`, so two operations on the
-   * same pair (two detections sharing a destination) never interleave a block, its
-   * rollback and an unblock. Locks are taken all at once, so waits cannot deadlock.
-   */
-  async #withLocks<T>(kind: PanScope, entries: readonly string[], fn: () => Promise<T>) {
-    const keys = [...new Set(entries.map((e) => `${kind} ${e}`))];
-    const previous = keys.map((k) => this.#locks.get(k) ?? Promise.resolve());
-    let release = () => {};
-    const mine = new Promise<void>((resolve) => release = resolve);
-    for (const key of keys) this.#locks.set(key, mine);
-    try {
-      await Promise.all(previous);
-      return await fn();
-    } finally {
-      release();
-      for (const key of keys) if (this.#locks.get(key) === mine) this.#locks.delete(key);
-    }
-  }
+      return found;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const api of apis) api.close();
+    },
+  };
 }
 
 /**
@@ -1245,7 +864,7 @@ async function createPanClient(config: PanConfig, context: ClientContext): Promi
     for (const api of apis.values()) api.close();
     throw error;
   }
-  return new PanClient(devices, [...apis.values()], config.tags);
+  return adapterClient(panAdapter(devices, [...apis.values()], config.tags)) as PanClient;
 }
 
 /** The PAN-OS / Panorama client definition. */

@@ -188,7 +188,7 @@ Deno.test("pan client", async (t) => {
         const [a, b] = lab.servers as [FakePanServer, FakePanServer];
         await b.down();
         const error = await rejectsClientError(lab.client.blockHost(sampleHost()), "blockHost");
-        assert.match(error.message, /^Cannot block host ward-3-pc \(10\.1\.2\.3\) on pan: /);
+        assert.match(error.message, /^Cannot block host 7 \(ward-3-pc\) on pan: 10\.1\.2\.3 on /);
         assert.match(error.message, new RegExp(b.url.replace(/[.]/g, "\\.")));
         assert.deepEqual(a.fake.tagged(TAGS.host), new Set(), "a failed block must be rolled back");
         b.up();
@@ -764,5 +764,58 @@ Deno.test("pan client verifies TLS by default and trusts PAN_CA_FILE", async () 
     await untrusting.close();
     await server.close();
     await certs.cleanup();
+  }
+});
+
+Deno.test("the kit's PAN-OS client adopts what the previous version registered, without unregistering or registering again", async () => {
+  // fixtures/pan_state_v0.1.0.json: what the PAN-OS client of var 0.1.0 (commit 2a229e6)
+  // registered after blocking two hosts, a detection and two static entries.
+  const state = JSON.parse(
+    await Deno.readTextFile(new URL("./fixtures/pan_state_v0.1.0.json", import.meta.url)),
+  ) as {
+    ids: { host: string[]; host6: string[]; detection: string[] };
+    registrations: Record<string, string[]>;
+  };
+  const lab = await startLab(1);
+  try {
+    const fake = lab.servers[0]!.fake;
+    for (const [ip, tags] of Object.entries(state.registrations)) fake.register(ip, tags);
+    assert.deepEqual(await lab.client.blockHost(sampleHost({ ip: "10.1.2.3" })), state.ids.host);
+    assert.deepEqual(
+      await lab.client.blockHost(sampleHost({ id: 8, ip: "2001:db8::8" })),
+      state.ids.host6,
+    );
+    assert.deepEqual(
+      await lab.client.blockDetection(
+        sampleDetection({ dstIps: ["198.51.100.7", "2001:db8::99"] }),
+      ),
+      state.ids.detection,
+    );
+    assert.ok(
+      (await lab.client.blockStaticIps({ dstIps: ["203.0.113.0/24", "192.0.2.44"] })).every((o) =>
+        o.ok
+      ),
+    );
+    assert.deepEqual(
+      Object.fromEntries(fake.registrations()),
+      state.registrations,
+      "registrations unchanged: nothing unregistered, nothing added",
+    );
+    assert.equal(
+      fake.requests.filter((r) => r.type === "user-id" && r.params.cmd?.includes("<unregister>"))
+        .length,
+      0,
+    );
+    assert.deepEqual(await lab.client.list(), [
+      { kind: "detection", element: "198.51.100.7" },
+      { kind: "detection", element: "2001:db8::99" },
+      { kind: "host", element: "10.1.2.3" },
+      { kind: "host", element: "2001:db8::8" },
+    ]);
+    assert.deepEqual(await lab.client.listStaticIps(), ["192.0.2.44", "203.0.113.0/24"]);
+    assert.deepEqual(await lab.client.unblockHost(sampleHost(), state.ids.host), state.ids.host);
+    assert.deepEqual(fake.tagged(TAGS.host), new Set(["2001:db8::8"]));
+  } finally {
+    await lab.close();
   }
 });
