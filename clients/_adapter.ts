@@ -80,6 +80,19 @@ export interface DeviceAdapter<D> {
   close(device: D): void;
 }
 
+/**
+ * The client of an adapter that serves every scope with read-back (a firewall): its
+ * address operations are all present, so callers need no optional chaining.
+ */
+export type AddressClient =
+  & ResponseClient
+  & Required<
+    Pick<
+      ResponseClient,
+      Exclude<Operation, "groomHost" | "blockAccount" | "unblockAccount"> | "close"
+    >
+  >;
+
 /** The operations of each scope. */
 const OPERATIONS: Readonly<Record<Scope, readonly Operation[]>> = {
   host: ["blockHost", "unblockHost"],

@@ -42,13 +42,12 @@ import {
   parseDeviceList,
   perDeviceHelp,
 } from "./_devices.ts";
-import { adapterClient, type DeviceAdapter } from "./_adapter.ts";
+import { adapterClient, type AddressClient, type DeviceAdapter } from "./_adapter.ts";
 import type { Scope, Target } from "./_targets.ts";
 import { entryOfName, NAME_PREFIX, objectName, OWNERSHIP_MARK, ownershipNote } from "./_names.ts";
 import type { DeviceAnswer, Failure } from "./_fanout.ts";
 import { type Session, staticToken } from "./_session.ts";
 import { netmaskOf } from "../engine/ip.ts";
-import type { Operation, ResponseClient } from "../engine/client.ts";
 import type { SecretRef } from "../engine/secrets.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
 
@@ -216,14 +215,7 @@ function fortinetSecrets(config: FortinetConfig): SecretRef[] {
 export const fortinetObjectName = objectName;
 
 /** The FortiGate client: the kit's client on the FortiGate device adapter. */
-export type FortinetClient =
-  & ResponseClient
-  & Required<
-    Pick<
-      ResponseClient,
-      Exclude<Operation, "groomHost" | "blockAccount" | "unblockAccount"> | "close"
-    >
-  >;
+export type FortinetClient = AddressClient;
 
 /**
  * The FortiGate device adapter: one address object per element (named after it, marked

@@ -37,10 +37,10 @@ import {
   type UidResult,
 } from "./pan_api.ts";
 import { alignedValues, parseBool, splitList } from "./_config.ts";
-import { adapterClient, type DeviceAdapter } from "./_adapter.ts";
+import { adapterClient, type AddressClient, type DeviceAdapter } from "./_adapter.ts";
 import type { DeviceAnswer, Failure } from "./_fanout.ts";
 import type { Scope, Target } from "./_targets.ts";
-import { ClientError, type Operation, type ResponseClient } from "../engine/client.ts";
+import { ClientError } from "../engine/client.ts";
 import type { SecretRef } from "../engine/secrets.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
 
@@ -273,14 +273,7 @@ function panSecrets(config: PanConfig): SecretRef[] {
 }
 
 /** The PAN-OS client: the kit's client on the PAN-OS device adapter. */
-export type PanClient =
-  & ResponseClient
-  & Required<
-    Pick<
-      ResponseClient,
-      Exclude<Operation, "groomHost" | "blockAccount" | "unblockAccount"> | "close"
-    >
-  >;
+export type PanClient = AddressClient;
 
 /** Why PAN-OS cannot block an entry, or null: it registers IPv6 addresses, not networks. */
 function unregistrable(target: Target): string | null {
