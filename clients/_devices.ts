@@ -10,6 +10,7 @@
 
 import { parseIpOrNetwork } from "../engine/ip.ts";
 import { alignedValues, parseBool, splitList } from "./_config.ts";
+import type { SecretRef } from "../engine/secrets.ts";
 import type { ConfigKey } from "./interface.ts";
 
 /** How a vendor names its device list. */
@@ -172,4 +173,12 @@ export function firstDuplicate<T>(
     seen.add(id);
   }
   return null;
+}
+
+/** One secret per distinct value (a host, a URL): devices that share it share the secret. */
+export function secretsPer(
+  values: readonly string[],
+  ref: (value: string) => SecretRef,
+): SecretRef[] {
+  return [...new Set(values)].map(ref);
 }

@@ -41,6 +41,7 @@ import {
   firstDuplicate,
   parseDeviceList,
   perDeviceHelp,
+  secretsPer,
 } from "./_devices.ts";
 import { adapterClient, type AddressClient, type DeviceAdapter } from "./_adapter.ts";
 import type { Scope, Target } from "./_targets.ts";
@@ -203,8 +204,7 @@ export const FortinetConfigSchema: z.ZodType<FortinetConfig> = RawFortinetConfig
 
 /** The secrets the configuration needs: one API token per distinct firewall host. */
 function fortinetSecrets(config: FortinetConfig): SecretRef[] {
-  const hosts = [...new Set(config.firewalls.map((firewall) => firewall.host))];
-  return hosts.map((host) => ({
+  return secretsPer(config.firewalls.map((firewall) => firewall.host), (host) => ({
     service: FORTINET_SECRET_SERVICE,
     key: host,
     description: `API token of the FortiGate REST API admin on ${host}`,

@@ -38,6 +38,7 @@ import {
 } from "./pan_api.ts";
 import { alignedValues, parseBool, splitList } from "./_config.ts";
 import { adapterClient, type AddressClient, type DeviceAdapter } from "./_adapter.ts";
+import { secretsPer } from "./_devices.ts";
 import type { DeviceAnswer, Failure } from "./_fanout.ts";
 import type { Scope, Target } from "./_targets.ts";
 import { ClientError } from "../engine/client.ts";
@@ -262,8 +263,7 @@ export const PanConfigSchema: z.ZodType<PanConfig> = RawPanConfig.transform(
 
 /** The secrets the configuration needs: one API key per distinct `PAN_URLS` entry. */
 function panSecrets(config: PanConfig): SecretRef[] {
-  const entries = [...new Set(config.devices.map((device) => device.entry))];
-  return entries.map((entry) => ({
+  return secretsPer(config.devices.map((device) => device.entry), (entry) => ({
     service: entry,
     key: PAN_API_KEY_SECRET,
     alternatives: [[PAN_USERNAME_SECRET, PAN_PASSWORD_SECRET]],

@@ -47,3 +47,28 @@ export function serveRestartable(
     close: stop,
   };
 }
+
+/** A fake device served on 127.0.0.1, with its state and fault switches at hand. */
+export interface FakeServer<F> extends RestartableServer {
+  /** The fake: its state, admin helpers and fault switches. */
+  readonly fake: F;
+}
+
+/**
+ * Serves a fake device (over HTTPS with `tls`); closing heals its fault switches first,
+ * so a stalled request cannot hold the shutdown.
+ */
+export function serveFake<F extends { handle(request: Request): Promise<Response>; heal(): void }>(
+  fake: F,
+  tls?: { cert: string; key: string },
+): FakeServer<F> {
+  const server = serveRestartable((request) => fake.handle(request), tls);
+  return {
+    ...server,
+    fake,
+    async close() {
+      fake.heal();
+      await server.close();
+    },
+  };
+}

@@ -8,7 +8,7 @@
  */
 
 import { FakeDevice } from "./_device.ts";
-import { type RestartableServer, serveRestartable } from "./_serve.ts";
+import { type FakeServer, serveFake } from "./_serve.ts";
 
 /** One request as the fake received it. */
 export interface AcmeRequest {
@@ -51,15 +51,6 @@ export class FakeAcme extends FakeDevice<AcmeRequest> {
 }
 
 /** Starts a fake appliance on 127.0.0.1. */
-export function startFakeAcme(token: string): RestartableServer & { fake: FakeAcme } {
-  const fake = new FakeAcme(token);
-  const server = serveRestartable((request) => fake.handle(request));
-  return {
-    ...server,
-    fake,
-    async close() {
-      fake.heal();
-      await server.close();
-    },
-  };
+export function startFakeAcme(token: string): FakeServer<FakeAcme> {
+  return serveFake(new FakeAcme(token));
 }

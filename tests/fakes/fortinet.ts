@@ -18,7 +18,7 @@
  */
 
 import { FakeDevice } from "./_device.ts";
-import { serveRestartable } from "./_serve.ts";
+import { type FakeServer, serveFake } from "./_serve.ts";
 /** An address object as FortiOS stores it (only the fields var uses, plus any others sent). */
 export interface FortiAddress {
   name: string;
@@ -571,19 +571,9 @@ function validateAddress(body: Record<string, unknown>, isV6: boolean): FortiAdd
 }
 
 /** A fake FortiGate listening on 127.0.0.1. */
-export interface FakeFortiGateServer {
-  readonly fake: FakeFortiGate;
-  /** `http://127.0.0.1:<port>` (or `https://localhost:<port>` with TLS). */
-  readonly url: string;
+export interface FakeFortiGateServer extends FakeServer<FakeFortiGate> {
   /** The host part for `FORTINET_IP`, with the scheme when it is http. */
   readonly entry: string;
-  readonly port: number;
-  /** Stops listening: further connections are refused. */
-  down(): Promise<void>;
-  /** Listens again on the same port. */
-  up(): void;
-  /** Shuts down; safe after {@linkcode FakeFortiGateServer.down}. */
-  close(): Promise<void>;
 }
 
 /** Options for {@linkcode startFakeFortiGate}. */
@@ -594,18 +584,6 @@ export interface StartFakeFortiGateOptions extends FakeFortiGateOptions {
 
 /** Starts a fake FortiGate on 127.0.0.1, port 0. */
 export function startFakeFortiGate(options: StartFakeFortiGateOptions): FakeFortiGateServer {
-  const fake = new FakeFortiGate(options);
-  const server = serveRestartable((request) => fake.handle(request), options.tls);
-  return {
-    fake,
-    url: server.url,
-    entry: options.tls ? "localhost" : "http://127.0.0.1",
-    port: server.port,
-    down: server.down,
-    up: server.up,
-    async close() {
-      fake.heal();
-      await server.close();
-    },
-  };
+  const served = serveFake(new FakeFortiGate(options), options.tls);
+  return { ...served, entry: options.tls ? "localhost" : "http://127.0.0.1" };
 }

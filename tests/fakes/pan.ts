@@ -25,7 +25,7 @@
 
 import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser";
 import { FakeDevice } from "./_device.ts";
-import { serveRestartable } from "./_serve.ts";
+import { type FakeServer, serveFake } from "./_serve.ts";
 
 /** One request as the fake received it. */
 export interface PanRecordedRequest {
@@ -450,19 +450,8 @@ export class FakePan extends FakeDevice<PanRecordedRequest> {
   }
 }
 
-/** A fake PAN-OS device listening on 127.0.0.1. */
-export interface FakePanServer {
-  readonly fake: FakePan;
-  /** `http://127.0.0.1:<port>` (or `https://localhost:<port>` with TLS): a `PAN_URLS` entry. */
-  readonly url: string;
-  readonly port: number;
-  /** Stops listening: further connections are refused. */
-  down(): Promise<void>;
-  /** Listens again on the same port. */
-  up(): void;
-  /** Shuts down; safe after {@linkcode FakePanServer.down}. */
-  close(): Promise<void>;
-}
+/** A fake PAN-OS device listening on 127.0.0.1; its `url` is a `PAN_URLS` entry. */
+export type FakePanServer = FakeServer<FakePan>;
 
 /** Options for {@linkcode startFakePan}. */
 export interface StartFakePanOptions extends FakePanOptions {
@@ -472,14 +461,5 @@ export interface StartFakePanOptions extends FakePanOptions {
 
 /** Starts a fake PAN-OS device on 127.0.0.1, port 0. */
 export function startFakePan(options: StartFakePanOptions): FakePanServer {
-  const fake = new FakePan(options);
-  const server = serveRestartable((request) => fake.handle(request), options.tls);
-  return {
-    fake,
-    ...server,
-    async close() {
-      fake.heal();
-      await server.close();
-    },
-  };
+  return serveFake(new FakePan(options), options.tls);
 }
