@@ -293,6 +293,13 @@ export const CORE_KEYS: readonly KeySpec[] = [
     help: "Compare what the clients enforce with the recorded state every N cycles (0 = off).",
   },
   {
+    key: "ACCOUNT_GROUP_REFRESH_MINUTES",
+    default: "60",
+    section: SAFETY,
+    help:
+      "With --loop: remember which account each account-group member names for at most this many minutes (0 = look every member up every cycle). The no-block group is always looked up afresh before an account is blocked.",
+  },
+  {
     key: "SEND_EMAIL",
     default: "false",
     section: EMAIL,
@@ -982,6 +989,8 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
     maxUnblocksPerCycle: reader.int("MAX_UNBLOCKS_PER_CYCLE", 0, 1_000_000, count) ?? 25,
   };
   const verifyEveryCycles = reader.int("VERIFY_EVERY_CYCLES", 0, 1_000_000, count) ?? 1;
+  const accountGroupRefreshMinutes =
+    reader.int("ACCOUNT_GROUP_REFRESH_MINUTES", 0, 10_080, "an integer 0-10080 (a week)") ?? 60;
   const parsedEmail = parseEmail(reader);
   const smtpCaFile = parsedEmail.caFile ?? null;
   const email = {
@@ -1050,6 +1059,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
     vectraVerifyTls,
     healthListen,
     verifyEveryCycles,
+    accountGroupRefreshMinutes,
   };
   return { config, warnings: reader.warnings, entries };
 }

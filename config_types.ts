@@ -132,4 +132,6 @@ export interface Config {
   readonly healthListen: { readonly hostname: string; readonly port: number } | null;
   /** `VERIFY_EVERY_CYCLES`: drift check cadence (0 = off). */
   readonly verifyEveryCycles: number;
+  /** `ACCOUNT_GROUP_REFRESH_MINUTES`: how long `--loop` remembers account-group uids (0 = never). */
+  readonly accountGroupRefreshMinutes: number;
 }

@@ -68,6 +68,8 @@ export async function runCommand(options: RunOptions): Promise<number> {
         http,
         caFile: config.vectraCaFile,
         verifyTls: config.vectraVerifyTls,
+        // One cycle per process remembers nothing across cycles anyway.
+        uidCacheMinutes: loop ? config.accountGroupRefreshMinutes : 0,
       });
       brains.push({ brain, api });
     }

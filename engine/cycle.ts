@@ -13,7 +13,7 @@ import type { BrainConfig, Config } from "../config_types.ts";
 import { act } from "./act.ts";
 import { KINDS } from "./model.ts";
 import type { Kind } from "./model.ts";
-import { type Plan, plan } from "./plan.ts";
+import { type Plan, plan, type PlanEntry } from "./plan.ts";
 import type { ActionRecord, BrainReport, Category, CycleReport } from "./report.ts";
 import { select } from "./select.ts";
 import type { Snapshot } from "./snapshot.ts";
@@ -166,11 +166,14 @@ export async function runCycle(
         try {
           if (!read.ok) throw read.error;
           const snapshot = read.snapshot;
-          const p = plan(snapshot, config, {
+          const planned = plan(snapshot, config, {
             clients,
             groom: options.groom,
             confirmBlastRadius: options.confirmBlastRadius,
           });
+          const p = runtime.api.remembersUids
+            ? await recheckNoBlockAccounts(planned, runtime.api, config)
+            : planned;
           plans[index] = p;
           const report = await act(p, runtime.api, clients, {
             concurrency,
@@ -273,6 +276,55 @@ export async function runCycle(
     startedAt: now,
     durationMs,
     plans: plans.filter((p): p is Plan => p !== null && p !== undefined),
+  };
+}
+
+/**
+ * Before any account is blocked by a client that remembers account-group uids across
+ * cycles, the no-block account group is read again and every member looked up afresh
+ * (a uid may have come to name another account since it was remembered); the block of a
+ * member is dropped. When that read fails, no account is blocked this cycle.
+ */
+export async function recheckNoBlockAccounts(
+  p: Plan,
+  api: VectraApi,
+  config: Pick<Config, "account">,
+): Promise<Plan> {
+  const group = config.account.noBlockGroup;
+  const isBlock = (e: PlanEntry) => e.operation === "block";
+  if (group === null || group === "" || !p.account.entries.some(isBlock)) return p;
+  let protectedIds: ReadonlySet<number> | null = null;
+  let failure = "";
+  try {
+    const groups = await api.groupsByName(group, "account");
+    if (groups.length === 0) failure = `the group "${group}" does not exist`;
+    const uids = [...new Set(groups.flatMap((g) => g.accountUids))];
+    const members = uids.length === 0 ? [] : await api.accountsByUids(uids, { fresh: true });
+    if (failure === "") protectedIds = new Set(members.map((a) => a.id));
+  } catch (error) {
+    failure = error instanceof Error ? error.message : String(error);
+  }
+  const drop = (e: PlanEntry) =>
+    isBlock(e) && (protectedIds === null || protectedIds.has(e.entity.id));
+  const dropped = p.account.entries.filter(drop);
+  if (dropped.length === 0) return p;
+  const reason = protectedIds === null
+    ? `no-block group ${group} could not be looked up again before blocking: ${failure}`
+    : `member of no-block group ${group} (looked up again before blocking)`;
+  const text = protectedIds === null
+    ? `Blocking no account on brain ${api.brain} this cycle: the ${reason}`
+    : `Not blocking ${dropped.length} account(s) on brain ${api.brain}: ${reason}`;
+  return {
+    ...p,
+    account: {
+      ...p.account,
+      entries: p.account.entries.filter((e) => !drop(e)),
+      skipped: [
+        ...p.account.skipped,
+        ...dropped.map((e) => ({ entity: e.entity, reasons: [...e.reasons, reason] })),
+      ],
+    },
+    messages: [...p.messages, { category: protectedIds === null ? "Error" : "Warning", text }],
   };
 }
 

@@ -64,8 +64,16 @@ export interface VectraApi {
   listAccounts(query: ScoreQuery): Promise<Account[]>;
   /** Accounts by id; ids that do not exist are left out. */
   accountsByIds(ids: readonly number[]): Promise<Account[]>;
-  /** Accounts for account-group member uids. */
-  accountsByUids(uids: readonly string[]): Promise<Account[]>;
+  /**
+   * True when the client remembers across cycles which accounts group member uids name;
+   * the engine then looks the no-block group up afresh before blocking an account.
+   */
+  readonly remembersUids?: boolean;
+  /**
+   * Accounts for account-group member uids; `fresh` looks every uid up now, whatever the
+   * client remembers of earlier cycles.
+   */
+  accountsByUids(uids: readonly string[], options?: { fresh?: boolean }): Promise<Account[]>;
   /** Detections matching the query (all pages). */
   listDetections(query: DetectionQuery): Promise<Detection[]>;
   /**

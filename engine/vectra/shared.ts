@@ -117,6 +117,13 @@ export interface VectraApiOptions {
    */
   listRereads?: number;
   /**
+   * `ACCOUNT_GROUP_REFRESH_MINUTES` in a `--loop` service: remember which account ids
+   * each account-group member uid resolved to, for at most this many minutes (see
+   * `accountsByUids`); 0 looks every uid up every cycle.
+   * @default {0}
+   */
+  uidCacheMinutes?: number;
+  /**
    * The clock, in epoch milliseconds (token expiry, hosts without `last_seen`).
    * @default {Date.now}
    */
@@ -219,6 +226,9 @@ export class SharedVectraApi implements VectraApi {
   #basePath: string;
   #options: VectraApiOptions;
   #readings = new ListReadings();
+  /** Account group member uid → the account ids it resolved to (see `accountsByUids`). */
+  #uidIds = new Map<string, number[]>();
+  #uidsSince = 0;
 
   constructor(
     baseUrl: string,
@@ -278,19 +288,62 @@ export class SharedVectraApi implements VectraApi {
     );
   }
 
-  /** Accounts for group member uids: one `GET /accounts?uid=` per distinct uid, bounded. */
-  async accountsByUids(uids: readonly string[]): Promise<Account[]> {
-    const limit = pLimit(this.#options.concurrency ?? 4);
+  /** True when account-group uids are remembered across cycles (`uidCacheMinutes` > 0). */
+  get remembersUids(): boolean {
+    return (this.#options.uidCacheMinutes ?? 0) > 0;
+  }
+
+  /**
+   * Accounts for group member uids. Without `uidCacheMinutes` (one cycle per process):
+   * one `GET /accounts?uid=` per distinct uid. With it (`--loop`), the account ids a uid
+   * resolved to are remembered, and the accounts of remembered uids are read by id in one
+   * batch, under three rules:
+   * - a uid not seen before is looked up in the cycle it appears, and so is one whose
+   *   remembered account no longer exists;
+   * - `fresh` looks every uid up again (the engine asks for it before blocking an account,
+   *   for the no-block group);
+   * - everything remembered is forgotten every `uidCacheMinutes`, so a uid that came to
+   *   name another account is followed within that time.
+   */
+  async accountsByUids(
+    uids: readonly string[],
+    options: { fresh?: boolean } = {},
+  ): Promise<Account[]> {
     const distinct = [...new Set(uids)];
-    const lists = await Promise.all(distinct.map((uid) =>
-      limit(() =>
-        this.#list(
+    const refreshMs = (this.#options.uidCacheMinutes ?? 0) * 60_000;
+    if (refreshMs <= 0) return await this.#lookUpUids(distinct);
+    const now = (this.#options.now ?? Date.now)();
+    if (now - this.#uidsSince >= refreshMs) {
+      this.#uidIds.clear();
+      this.#uidsSince = now;
+    }
+    const known = options.fresh ? [] : distinct.filter((uid) => this.#uidIds.has(uid));
+    const unknown = distinct.filter((uid) => !known.includes(uid));
+    const ids = [...new Set(known.flatMap((uid) => this.#uidIds.get(uid) ?? []))];
+    const [byId, looked] = await Promise.all([
+      ids.length === 0 ? Promise.resolve([]) : this.accountsByIds(ids),
+      this.#lookUpUids(unknown),
+    ]);
+    const found = new Set(byId.map((account) => account.id));
+    const gone = known.filter((uid) => (this.#uidIds.get(uid) ?? []).some((id) => !found.has(id)));
+    const again = gone.length === 0 ? [] : await this.#lookUpUids(gone);
+    return dedupeById([...byId, ...looked, ...again]);
+  }
+
+  /** One `GET /accounts?uid=` per uid, bounded; remembers the ids each resolved to. */
+  async #lookUpUids(uids: readonly string[]): Promise<Account[]> {
+    const limit = pLimit(this.#options.concurrency ?? 4);
+    const lists = await Promise.all(uids.map((uid) =>
+      limit(async () => {
+        const accounts = await this.#list(
           "accounts",
           { uid, ...this.#fieldsQuery("accounts") },
           (json) => parseAccount(json, this.version),
           "look up accounts by uid",
-        )
-      )
+        );
+        this.#uidIds.set(uid, accounts.map((account) => account.id));
+        return accounts;
+      })
     ));
     return dedupeById(lists.flat());
   }

@@ -98,6 +98,7 @@ export function testConfig(o: ConfigOverrides = {}): Config {
     vectraVerifyTls: true,
     healthListen: null,
     verifyEveryCycles: 0,
+    accountGroupRefreshMinutes: 60,
   };
 }
 
