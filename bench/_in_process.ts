@@ -63,7 +63,10 @@ export class InProcessVar implements AsyncDisposable {
     const brain = config.brains[0];
     if (brain === undefined) throw new RangeError("Cannot run the benchmark: no brain configured");
     const secret = options.secret;
-    const api = createVectraApi(brain, { secret });
+    const api = createVectraApi(brain, {
+      secret,
+      uidCacheMinutes: config.accountGroupRefreshMinutes,
+    });
     const clients: ResponseClient[] = [];
     for (const name of config.clients) {
       const definition = CLIENTS.find((c) => c.name === name);

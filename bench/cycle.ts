@@ -54,9 +54,13 @@ import {
   WORKLOADS,
 } from "./_workload.ts";
 
-/** The cycles measured per workload. */
-type Step = "plan" | "run" | "unchanged";
-const STEPS: readonly Step[] = ["plan", "run", "unchanged"];
+/**
+ * The cycles measured per workload: `var plan`, the first `var run`, `var run` again with
+ * nothing changed (cron: a new process), and `idle`, a cycle with nothing changed in a
+ * `--loop` service (the engine kept in-process across cycles, as the service keeps it).
+ */
+type Step = "plan" | "run" | "unchanged" | "idle";
+const STEPS: readonly Step[] = ["plan", "run", "unchanged", "idle"];
 
 /** How one cycle of var ran (in-process runs have no memory or CPU figure). */
 type Run = ProcessResult;
@@ -273,7 +277,7 @@ async function onePass(w: Workload, options: BenchOptions): Promise<StepResult[]
   };
   const results: StepResult[] = [];
   for (const step of STEPS) {
-    if (!options.steps.includes(step)) continue;
+    if (!options.steps.includes(step) || step === "idle") continue;
     // In-process cycles share one API client, which keeps its token.
     const oauth = options.api !== "2.5" && (engine === null || step === "plan");
     const r = await measureStep(step, brain, run, oauth);
@@ -284,7 +288,37 @@ async function onePass(w: Workload, options: BenchOptions): Promise<StepResult[]
       console.log(`its stdout (end):\n${p.stdout.slice(-4000)}`);
     }
   }
+  if (options.steps.includes("idle")) results.push(await measureIdle(brain, text, options));
   return results;
+}
+
+/**
+ * The idle cycle of a `--loop` service: an in-process engine runs one cycle (which reads
+ * everything, as a service's first cycle does), then a second with nothing changed, which
+ * is measured.
+ */
+async function measureIdle(
+  brain: FakeBrain,
+  configText: string,
+  options: BenchOptions,
+): Promise<StepResult> {
+  await using service = await InProcessVar.create({
+    configText,
+    secret: (_service, key) => Promise.resolve(SECRETS[key] ?? ""),
+    concurrency: options.inProcess?.concurrency ?? 8,
+  });
+  await service.cycle(false);
+  return await measureStep("idle", brain, async () => {
+    const c = await service.cycle(false);
+    return {
+      code: c.exitCode,
+      wallMs: c.wallMs,
+      peakMiB: null,
+      cpuS: null,
+      stdout: "",
+      stderr: "",
+    };
+  }, false);
 }
 
 async function benchWorkload(w: Workload, options: BenchOptions): Promise<StepResult[]> {
@@ -412,7 +446,7 @@ async function main(): Promise<void> {
   }
   for (const step of steps) {
     if (!STEPS.includes(step)) {
-      throw new RangeError(`Cannot run step "${step}": use plan, run or unchanged`);
+      throw new RangeError(`Cannot run step "${step}": use plan, run, unchanged or idle`);
     }
   }
   if (!Number.isInteger(repeat) || repeat < 1) {
