@@ -10,6 +10,7 @@
  */
 
 import { parse } from "dotenv";
+import { normalizeIp } from "./engine/ip.ts";
 import type { ClientDefinition } from "./clients/interface.ts";
 import type {
   AccountPolicy,
@@ -522,9 +523,13 @@ class Reader {
     return value;
   }
 
-  /** A boolean: true/false, yes/no, on/off, 1/0 (case-insensitive); empty means false. */
+  /**
+   * A boolean: true/false, yes/no, on/off, 1/0 (case-insensitive); empty means the key's
+   * default, as for every other key (so `VECTRA_VERIFY_TLS=` verifies).
+   */
   bool(key: string): boolean {
-    const { value } = this.raw(key);
+    const { value: given } = this.raw(key);
+    const value = given === "" ? CORE_KEY_MAP.get(key)?.default ?? "" : given;
     const lower = value.toLowerCase();
     if (["true", "yes", "on", "1"].includes(lower)) return true;
     if (["false", "no", "off", "0", ""].includes(lower)) return false;
@@ -870,7 +875,16 @@ function parseHealth(reader: Reader): Config["healthListen"] {
     );
     return null;
   }
-  return { hostname: match[1] ?? match[2] ?? "", port };
+  const hostname = match[1] ?? match[2] ?? "";
+  const address = normalizeIp(hostname);
+  const loopback = hostname.toLowerCase() === "localhost" ||
+    (address !== null && (address === "::1" || /^127\./.test(address)));
+  if (!loopback) {
+    reader.warnings.push(
+      `HEALTH_LISTEN is ${value}, not a loopback address: /health, /ready and /metrics (brain names, cycle results and counts) are served to the network; use 127.0.0.1 unless a monitoring host must reach them, and then restrict it with a firewall`,
+    );
+  }
+  return { hostname, port };
 }
 
 function dirnameOf(path: string): string {

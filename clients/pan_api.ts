@@ -12,6 +12,7 @@ import { getLogger } from "@logtape/logtape";
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
 import { HttpEndpoint, HttpError } from "../engine/http.ts";
 import { parseIpOrNetwork } from "../engine/ip.ts";
+import { secretValues } from "../engine/secrets.ts";
 import type { ClientContext } from "./interface.ts";
 
 const logger = getLogger(["var", "client", "pan"]);
@@ -360,6 +361,8 @@ export class PanApi {
       );
     }
     this.#key = key;
+    // A key var generated is a secret like one it looked up: no log line may show it.
+    secretValues.add(key);
     if (this.#context.storeSecret) {
       try {
         await this.#context.storeSecret(this.entry, PAN_API_KEY_SECRET, key);

@@ -292,8 +292,11 @@ export class HttpEndpoint {
         if (this.#insecure) {
           ({ status, headers: responseHeaders, text } = await insecureFetch(url, init));
         } else {
+          // Never follow a redirect: it would re-send the credentials (a header, a body)
+          // to wherever the Location points.
           const response = await fetch(url, {
             ...init,
+            redirect: "manual",
             ...(this.#client ? { client: this.#client } : {}),
           });
           status = response.status;
@@ -317,6 +320,21 @@ export class HttpEndpoint {
         clearTimeout(timer);
       }
       this.#options.counter?.record(system, method, pathTemplate(path), status);
+      if (status >= 300 && status < 400 && !options.accept?.includes(status)) {
+        throw new AbortError(
+          new HttpError({
+            system,
+            method,
+            path,
+            status,
+            detail:
+              `answered ${status}, a redirect to ${
+                redirectTarget(responseHeaders.get("Location"), url)
+              }; var follows no redirect (it could carry the credentials to another server): ` +
+              "configure the address the API answers on",
+          }),
+        );
+      }
       if ((status >= 200 && status < 300) || options.accept?.includes(status)) {
         return new BodyResponse(system, method, path, status, responseHeaders, text);
       }
@@ -417,4 +435,17 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       resolve();
     }
   });
+}
+
+/** Where a redirect points, as an origin (never a path or query, which may carry data). */
+function redirectTarget(location: string | null, from: string | URL): string {
+  if (location === null || location === "") return "no Location";
+  try {
+    const target = new URL(location, from);
+    return target.origin === new URL(from).origin
+      ? `${target.origin} (the same origin)`
+      : target.origin;
+  } catch {
+    return "an unreadable Location";
+  }
 }

@@ -647,6 +647,29 @@ Deno.test("parseConfig() warns when day keywords and names are mixed, and when T
   assert.match(warnings[1] ?? "", /VECTRA_VERIFY_TLS is false/);
 });
 
+Deno.test("parseConfig() warns when HEALTH_LISTEN is not a loopback address", () => {
+  const warned = (listen: string) =>
+    parseConfig(`COGNITO_URL=a.example.com\nBLOCK_TYPES=host\nHEALTH_LISTEN=${listen}\n`, {
+      path: "var.env",
+      clients: DEFINITIONS,
+    }).warnings.filter((w) => w.startsWith("HEALTH_LISTEN"));
+  for (const listen of ["127.0.0.1:8080", "[::1]:8080", "localhost:9100", "127.0.0.2:80"]) {
+    assert.deepEqual(warned(listen), [], listen);
+  }
+  for (const listen of ["0.0.0.0:8080", "10.1.2.3:8080", "[::]:8080", "monitor.example:9100"]) {
+    assert.match(warned(listen)[0] ?? "", /not a loopback address/, listen);
+  }
+});
+
+Deno.test("parseConfig() reads an empty VECTRA_VERIFY_TLS= as its default: verify", () => {
+  const { config, warnings } = parseConfig(
+    "COGNITO_URL=a.example.com\nVECTRA_VERIFY_TLS=\nBLOCK_TYPES=host\n",
+    { path: "var.env", clients: DEFINITIONS },
+  );
+  assert.equal(config.vectraVerifyTls, true);
+  assert.ok(!warnings.some((w) => w.includes("VECTRA_VERIFY_TLS")), warnings.join("\n"));
+});
+
 Deno.test("parseConfig() composes the keys of the configured clients through their schemas", () => {
   const { config } = parseConfig(
     "COGNITO_URL=a.example.com\nTHIRD_PARTY_CLIENTS=test_client, FFW\nFAKE_FW_IP=10.0.0.9\n",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ClientError } from "../../engine/client.ts";
+import { secretValues } from "../../engine/secrets.ts";
 import type { ClientContext } from "../../clients/interface.ts";
 import {
   buildUidMessage,
@@ -484,6 +485,7 @@ Deno.test("pan client", async (t) => {
       await lab.client.unblockHost(sampleHost(), ["10.1.2.3"]);
       assert.deepEqual(lab.secrets.stored, []);
       assert.equal(lab.servers[0]!.fake.requests.filter((r) => r.type === "keygen").length, 1);
+      assert.ok(secretValues.values().includes(KEY), "the generated key is redacted from logs");
     } finally {
       await lab.close();
     }

@@ -329,3 +329,30 @@ Deno.test("HttpEndpoint resolves auth headers before taking a slot, so a token f
     assert.deepEqual(answers, Array(3).fill({ auth: "Bearer t1" }));
   });
 });
+
+Deno.test("HttpEndpoint.request() follows no redirect: the other server sees nothing, the error names where it pointed", async () => {
+  let elsewhere = 0;
+  await using other = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    elsewhere++;
+    return new Response("ok");
+  });
+  const target = `http://127.0.0.1:${other.addr.port}`;
+  await withServer(
+    () => new Response(null, { status: 307, headers: { Location: `${target}/steal?k=1` } }),
+    async (url, attempts) => {
+      const api = endpoint(url, { headers: () => ({ "X-PAN-KEY": "secret-key" }) });
+      try {
+        await assert.rejects(
+          api.request("POST", "/keygen", { body: "user=admin&password=pw" }),
+          (error: unknown) =>
+            error instanceof HttpError && error.status === 307 &&
+            error.message.includes(`a redirect to ${target};`) && !error.message.includes("steal"),
+        );
+        assert.equal(attempts(), 1, "a redirect is not retried");
+        assert.equal(elsewhere, 0, "the credentials never reach the other server");
+      } finally {
+        api.close();
+      }
+    },
+  );
+});
