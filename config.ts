@@ -11,6 +11,7 @@
 
 import { parse } from "dotenv";
 import { normalizeIp } from "./engine/ip.ts";
+import { maskUrlCredentials } from "./engine/text.ts";
 import type { ClientDefinition } from "./clients/interface.ts";
 import type {
   AccountPolicy,
@@ -357,7 +358,7 @@ export class ConfigError extends Error {
     message: string,
     options: ErrorOptions & { file: string; line: number | null; key: string | null },
   ) {
-    super(message, options);
+    super(maskUrlCredentials(message), options);
     this.name = "ConfigError";
     this.file = options.file;
     this.line = options.line;

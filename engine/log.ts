@@ -20,7 +20,7 @@ import {
   type RedactionPattern,
 } from "@logtape/redaction";
 import { type SecretValues, secretValues } from "./secrets.ts";
-import { escapeUnsafe } from "./text.ts";
+import { escapeUnsafe, URL_CREDENTIALS } from "./text.ts";
 
 /** What replaces a redacted value. */
 export const REDACTED = "[REDACTED]";
@@ -73,6 +73,12 @@ export const AUTHORIZATION_PATTERN: RedactionPattern = {
 export const CREDENTIAL_PATTERN: RedactionPattern = {
   pattern: /\b(Bearer|Token|Basic)(\s+)[A-Za-z0-9._~+/=-]{8,}/g,
   replacement: (_match: string, scheme: string, space: string) => `${scheme}${space}${REDACTED}`,
+};
+
+/** `scheme://user:password@` in a URL: the credentials masked. */
+export const URL_CREDENTIALS_PATTERN: RedactionPattern = {
+  pattern: URL_CREDENTIALS,
+  replacement: (_match: string, scheme: string) => `${scheme}***@`,
 };
 
 /** Field names whose values are always redacted, at any depth of a log record's properties. */
@@ -216,6 +222,7 @@ export function createLogSink(options: LogOptions = {}): Sink {
     secretValuesPattern(secrets),
     AUTHORIZATION_PATTERN,
     CREDENTIAL_PATTERN,
+    URL_CREDENTIALS_PATTERN,
     JWT_PATTERN,
   ]);
   const sink: Sink = (record) => write(formatter(record));
@@ -247,7 +254,14 @@ export async function resetLogging(): Promise<void> {
  */
 export function redactText(text: string, values: SecretValues = secretValues): string {
   let out = text;
-  for (const p of [secretValuesPattern(values), AUTHORIZATION_PATTERN, CREDENTIAL_PATTERN]) {
+  for (
+    const p of [
+      secretValuesPattern(values),
+      AUTHORIZATION_PATTERN,
+      CREDENTIAL_PATTERN,
+      URL_CREDENTIALS_PATTERN,
+    ]
+  ) {
     const replacement = p.replacement;
     out = typeof replacement === "string"
       ? out.replaceAll(p.pattern, replacement)

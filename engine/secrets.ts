@@ -581,10 +581,32 @@ export class SecretResolver {
   }
 }
 
+/** Secret files already warned about, so a loop warns once per file. */
+const warnedFiles = new Set<string>();
+
+/**
+ * Why a secret file is too open — its group or others may read or write it — with the mode
+ * it should have; null when only its owner can (or the system keeps no modes).
+ */
+export async function secretFileWarning(path: string): Promise<string | null> {
+  const { mode } = await Deno.stat(path);
+  if (mode === null || (mode & 0o077) === 0) return null;
+  const octal = (mode & 0o777).toString(8).padStart(3, "0");
+  return `The secret file ${path} can be read or written by its group or others (mode ${octal}); ` +
+    `make it readable by var's user only: chmod 600 ${path}`;
+}
+
 /** Reads a secret file: trailing newlines stripped; null when absent or empty. */
 async function readSecretFile(path: string, service: string, key: string): Promise<string | null> {
   try {
     const value = stripNewlines(await Deno.readTextFile(path));
+    if (!warnedFiles.has(path)) {
+      const warning = await secretFileWarning(path);
+      if (warning !== null) {
+        warnedFiles.add(path);
+        logger.warn("{warning}", { warning });
+      }
+    }
     return value === "" ? null : value;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;

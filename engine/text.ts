@@ -45,3 +45,15 @@ export function escapeUnsafe(text: string): string {
 export function spaceUnsafe(text: string): string {
   return text.replace(UNSAFE_RUNS, " ");
 }
+
+/** `scheme://user[:password]@` in a URL; the scheme is group 1. */
+export const URL_CREDENTIALS: RegExp = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"']+@/gi;
+
+/**
+ * Masks the credentials of every URL in a text (`https://user:pass@host` →
+ * `https://***@host`), so a URL written with a user and password is never repeated with
+ * them in an error, a log line or `var config check`.
+ */
+export function maskUrlCredentials(text: string): string {
+  return text.replace(URL_CREDENTIALS, "$1***@");
+}

@@ -647,6 +647,16 @@ Deno.test("parseConfig() warns when day keywords and names are mixed, and when T
   assert.match(warnings[1] ?? "", /VECTRA_VERIFY_TLS is false/);
 });
 
+Deno.test("parseConfig() never repeats the credentials of a URL written with them", () => {
+  const problems = problemsOf(
+    "COGNITO_URL=https://admin:hunter2@brain.example.com\nBLOCK_TYPES=host\n" +
+      "THIRD_PARTY_CLIENTS=fake_fw\nFAKE_FW_IP=https://fw:s3cr3t@fw.example\n",
+  );
+  const text = problems.errors.map((e) => e.message).join("\n");
+  assert.match(text, /"https:\/\/\*\*\*@brain\.example\.com"/);
+  assert.doesNotMatch(text, /hunter2|admin:|s3cr3t/);
+});
+
 Deno.test("parseConfig() warns when HEALTH_LISTEN is not a loopback address", () => {
   const warned = (listen: string) =>
     parseConfig(`COGNITO_URL=a.example.com\nBLOCK_TYPES=host\nHEALTH_LISTEN=${listen}\n`, {

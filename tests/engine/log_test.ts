@@ -159,3 +159,20 @@ Deno.test("escapeControlsDeep() escapes strings in plain objects and arrays, kee
   });
   assert.equal(copy.nested.when, when);
 });
+
+Deno.test("log lines and printed errors mask the credentials of any URL", async () => {
+  for (const json of [false, true]) {
+    const lines = await capture({ values: new SecretValues(), json }, () => {
+      getLogger(["var", "test"]).error("Cannot reach {url}", {
+        url: "https://admin:hunter2@brain.example.com/api/v2.5",
+      });
+    });
+    assert.equal(lines.length, 1);
+    assert.match(lines[0] ?? "", /https:\/\/\*\*\*@brain\.example\.com\/api\/v2\.5/);
+    assert.doesNotMatch(lines[0] ?? "", /hunter2|admin:/);
+  }
+  assert.equal(
+    redactText("Cannot POST to http://u:p@fw.example:8443/api/"),
+    "Cannot POST to http://***@fw.example:8443/api/",
+  );
+});

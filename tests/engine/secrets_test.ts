@@ -4,6 +4,7 @@ import {
   MissingSecretError,
   type Prompter,
   secretFileName,
+  secretFileWarning,
   SecretResolver,
   SecretToolKeychain,
   SecretValues,
@@ -213,6 +214,27 @@ Deno.test("SecretResolver.findStored() reads the directory and keychain and neve
     assert.equal(await resolver.findStored("https://fw.example", "API_Key"), null);
     assert.deepEqual(prompt.asked, []);
     assert.deepEqual(values.values().sort(), ["api-admin", "pw"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("secretFileWarning() names a secret file its group or others can open, and the mode to use", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/${secretFileName(BRAIN, "Token")}`;
+    await Deno.writeTextFile(path, "file-token\n");
+    await Deno.chmod(path, 0o644);
+    assert.equal(
+      await secretFileWarning(path),
+      `The secret file ${path} can be read or written by its group or others (mode 644); make it readable by var's user only: chmod 600 ${path}`,
+    );
+    await Deno.chmod(path, 0o660);
+    assert.match((await secretFileWarning(path)) ?? "", /mode 660/);
+    await Deno.chmod(path, 0o600);
+    assert.equal(await secretFileWarning(path), null);
+    await Deno.chmod(path, 0o400);
+    assert.equal(await secretFileWarning(path), null);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
