@@ -1083,6 +1083,12 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
 export interface LoadConfigOptions {
   /** The registered client definitions (`CLIENTS` of `clients/mod.ts`). */
   clients: readonly ClientDefinition[];
+  /**
+   * Check that the files the configuration names exist (the static list, CA files);
+   * commands that read none of them (`var secrets`) turn it off.
+   * @default {true}
+   */
+  checkFiles?: boolean;
 }
 
 /**
@@ -1108,6 +1114,7 @@ export async function loadConfig(path: string, options: LoadConfigOptions): Prom
     ]);
   }
   const loaded = parseConfig(text, { path, clients: options.clients });
+  if (options.checkFiles === false) return loaded;
   const problems: ConfigError[] = [];
   const { config, entries } = loaded;
   const smtpCa = config.email.caFile;

@@ -39,6 +39,11 @@ export interface OpenContextOptions {
    * @default {"stdout"}
    */
   logStream?: "stdout" | "stderr";
+  /**
+   * Check that the files the configuration names exist; off for commands that read none.
+   * @default {true}
+   */
+  checkFiles?: boolean;
 }
 
 /** Sets up logging, loads the configuration and logs its warnings; throws on a bad file. */
@@ -51,7 +56,10 @@ export async function openContext(
     debug: options.debug ?? false,
     stream: openOptions.logStream ?? "stdout",
   });
-  const loaded = await loadConfig(options.config, { clients: CLIENTS });
+  const loaded = await loadConfig(options.config, {
+    clients: CLIENTS,
+    checkFiles: openOptions.checkFiles ?? true,
+  });
   const logger = getLogger(["var", "config"]);
   for (const warning of loaded.warnings) logger.warn("{warning}", { warning });
   const secrets = new SecretResolver({

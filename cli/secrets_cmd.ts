@@ -69,7 +69,10 @@ export interface SecretRow {
 }
 
 async function secretRows(options: CommonOptions): Promise<SecretRow[]> {
-  const { config, secrets } = await openContext(options, { logStream: "stderr" });
+  const { config, secrets } = await openContext(options, {
+    logStream: "stderr",
+    checkFiles: false,
+  });
   const rows: SecretRow[] = [];
   for (const ref of requiredSecrets(config, CLIENTS)) {
     const source = await secrets.locate(ref.service, ref.key);

@@ -373,6 +373,33 @@ Deno.test("var secrets check accepts PAN-OS credentials in place of the API key"
   }
 });
 
+Deno.test("var secrets list and check work on a minimal var.env, with no static list to read", async () => {
+  await using keyring = await startPrivateKeyring();
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/secrets`);
+    // BLOCK_TYPES defaults to every kind, static included, and no static list exists.
+    await Deno.writeTextFile(
+      `${dir}/var.env`,
+      "COGNITO_URL=a.example.com\nAUTH=TOKEN\nTHIRD_PARTY_CLIENTS=test_client\n",
+    );
+    await Deno.writeTextFile(`${dir}/secrets/a.example.com_Token`, "t\n");
+    const args = ["--config", `${dir}/var.env`, "--secrets-dir", `${dir}/secrets`];
+    const check = await runMain(["secrets", "check", ...args], { env: keyring.env });
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.stdout, /^1 of 1 secret\(s\) found$/m);
+    const list = await runMain(["secrets", "list", ...args], { env: keyring.env });
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^a\.example\.com +Token +file /m);
+    const run = await runMain(["config", "check", "--config", `${dir}/var.env`], {
+      env: keyring.env,
+    });
+    assert.equal(run.code, 1, "config check still names the missing static list");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("var secrets set on a terminal asks without echo and stores the value", async () => {
   await using keyring = await startPrivateKeyring();
   const command = [Deno.execPath(), "run", "--quiet", "-P", "--config", `${REPO_ROOT}deno.json`]
