@@ -49,7 +49,7 @@ export function serveRestartable(
 }
 
 /** A fake device served on 127.0.0.1, with its state and fault switches at hand. */
-export interface FakeServer<F> extends RestartableServer {
+export interface FakeServer<F> extends RestartableServer, AsyncDisposable {
   /** The fake: its state, admin helpers and fault switches. */
   readonly fake: F;
 }
@@ -63,12 +63,9 @@ export function serveFake<F extends { handle(request: Request): Promise<Response
   tls?: { cert: string; key: string },
 ): FakeServer<F> {
   const server = serveRestartable((request) => fake.handle(request), tls);
-  return {
-    ...server,
-    fake,
-    async close() {
-      fake.heal();
-      await server.close();
-    },
+  const close = async () => {
+    fake.heal();
+    await server.close();
   };
+  return { ...server, fake, close, [Symbol.asyncDispose]: close };
 }
