@@ -683,6 +683,7 @@ export class SharedVectraApi implements VectraApi {
     const filter: ListFilter = `id on /${resource}`;
     const limit = pLimit(this.#options.concurrency ?? 4);
     const what = `read ${resource} by id`;
+    const chunks = chunkIds([...wanted]);
     const query = (value: string) =>
       this.#list(resource, { id: value, ...this.#fieldsQuery(fields) }, parse, what);
     const asked = (items: readonly T[]) => dedupeById(items).filter((item) => wanted.has(item.id));
@@ -708,31 +709,24 @@ export class SharedVectraApi implements VectraApi {
     if (wanted.size === 1 || reading === "anyof") {
       const items = await this.#unlessRefused(
         filter,
-        async () =>
-          (await Promise.all(chunkIds([...wanted]).map((chunk) => limit(() => query(chunk)))))
-            .flat(),
+        async () => (await this.#eachValue(chunks, query)).flat(),
       );
       if (items === null) return await oneByOne();
       if (items.some((item) => !wanted.has(item.id))) this.#learn(filter, "ignored");
       return asked(items);
     }
-    const answers = await this.#unlessRefused(filter, () =>
-      Promise.all(
-        chunkIds([...wanted]).map((text) =>
-          limit(async () => {
-            const chunk = text.split(",").map(Number);
-            return { chunk, items: await query(`${text},${chunk[0]}`) };
-          })
-        ),
-      ));
+    const answers = await this.#unlessRefused(
+      filter,
+      () => this.#eachValue(chunks.map(closedByItsFirst), query),
+    );
     if (answers === null) return await oneByOne();
-    const items = answers.flatMap((a) => a.items);
+    const items = answers.flat();
     if (items.some((item) => !wanted.has(item.id))) {
       this.#learn(filter, "ignored");
       return asked(items);
     }
     // Two ids in one answer: no brain honouring a single item of the list answers that.
-    if (answers.some((a) => new Set(a.items.map((item) => item.id)).size >= 2)) {
+    if (answers.some((answer) => new Set(answer.map((item) => item.id)).size >= 2)) {
       this.#learn(filter, "anyof");
       return asked(items);
     }
@@ -795,16 +789,17 @@ export class SharedVectraApi implements VectraApi {
     const distinct = [...new Set(tags)];
     const filter: ListFilter = `tags on /${resource}`;
     const query = (value: string) => this.#list(resource, { ...base, tags: value }, parse);
+    const oneTagEach = async () => dedupeById((await this.#eachValue(distinct, query)).flat());
     if (distinct.length <= 1) return distinct[0] === undefined ? [] : await query(distinct[0]);
     const reading = this.#readings.get(filter);
     if (combinedIsComplete(reading)) return await query(distinct.join(","));
-    if (reading !== undefined) return dedupeById((await this.#eachValue(distinct, query)).flat());
+    if (reading !== undefined) return await oneTagEach();
     const absent = absentTag();
     const framed = await this.#unlessRefused(
       filter,
       () => query([absent, ...distinct, absent].join(",")),
     );
-    if (framed === null) return dedupeById((await this.#eachValue(distinct, query)).flat());
+    if (framed === null) return await oneTagEach();
     const needles = distinct.map((tag) => tag.toLowerCase());
     const unrelated = (item: T) =>
       !item.tags.some((tag) => needles.some((needle) => tag.toLowerCase().includes(needle)));
@@ -865,12 +860,11 @@ export class SharedVectraApi implements VectraApi {
     const reading = this.#readings.get(filter);
     if (reading === "ignored") return await everyHost();
     if (reading !== undefined && reading !== "anyof") return await withoutList();
-    const limit = pLimit(this.#options.concurrency ?? 4);
+    const chunks = chunkIds(hostIds);
     if (hostIds.length === 1 || reading === "anyof") {
       const items = await this.#unlessRefused(
         filter,
-        async () =>
-          (await Promise.all(chunkIds(hostIds).map((chunk) => limit(() => query(chunk))))).flat(),
+        async () => (await this.#eachValue(chunks, query)).flat(),
       );
       if (items === null) return await withoutList();
       if (items.some((d) => d.hostId === null || !wanted.has(d.hostId))) {
@@ -878,23 +872,18 @@ export class SharedVectraApi implements VectraApi {
       }
       return dedupeById(items);
     }
-    const answers = await this.#unlessRefused(filter, () =>
-      Promise.all(
-        chunkIds(hostIds).map((text) =>
-          limit(async () => {
-            const first = Number(text.split(",")[0]);
-            return { items: await query(`${text},${first}`) };
-          })
-        ),
-      ));
+    const answers = await this.#unlessRefused(
+      filter,
+      () => this.#eachValue(chunks.map(closedByItsFirst), query),
+    );
     if (answers === null) return await withoutList();
-    const items = answers.flatMap((a) => a.items);
+    const items = answers.flat();
     if (items.some((d) => d.hostId === null || !wanted.has(d.hostId))) {
       this.#learn(filter, "ignored");
       return dedupeById(items);
     }
     // Two hosts in one answer: no brain honouring a single item of the list answers that.
-    if (answers.some((a) => new Set(a.items.map((d) => d.hostId)).size >= 2)) {
+    if (answers.some((answer) => new Set(answer.map((d) => d.hostId)).size >= 2)) {
       this.#learn(filter, "anyof");
       return dedupeById(items);
     }
@@ -1073,6 +1062,15 @@ function idOf(json: unknown): string | null {
   if (typeof json !== "object" || json === null) return null;
   const id = (json as Record<string, unknown>)["id"];
   return typeof id === "number" || typeof id === "string" ? String(id) : null;
+}
+
+/**
+ * An id list with its first id repeated at the end (`1,2,3` → `1,2,3,1`): a brain that
+ * honours only one end of a list then answers that one id alone, which no any-of answer
+ * with two ids can be mistaken for.
+ */
+function closedByItsFirst(list: string): string {
+  return `${list},${list.split(",")[0]}`;
 }
 
 /** Entities without repeated ids; the later object wins. */
