@@ -20,7 +20,7 @@ import {
   type RedactionPattern,
 } from "@logtape/redaction";
 import { type SecretValues, secretValues } from "./secrets.ts";
-import { escapeUnsafe, URL_CREDENTIALS } from "./text.ts";
+import { escapeUnsafe, escapeUnsafeInJson, URL_CREDENTIALS } from "./text.ts";
 
 /** What replaces a redacted value. */
 export const REDACTED = "[REDACTED]";
@@ -171,14 +171,7 @@ export function formatJsonLine(record: LogRecord): string {
   for (const [key, value] of Object.entries(record.properties)) {
     if (!(key in object)) object[key] = value;
   }
-  // JSON escapes C0 controls itself; the separators and bidirectional characters it keeps
-  // are escaped too, so a line-based reader sees them as text.
-  return `${
-    JSON.stringify(object, jsonReplacer).replace(
-      /[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
-      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-    )
-  }\n`;
+  return `${escapeUnsafeInJson(JSON.stringify(object, jsonReplacer))}\n`;
 }
 
 /** Options of {@linkcode setupLogging}. */

@@ -41,6 +41,17 @@ export function escapeUnsafe(text: string): string {
   });
 }
 
+/**
+ * Escapes the unsafe characters JSON keeps as they are (DEL, C1, the separators and the
+ * bidirectional characters) as `\uNNNN` in a JSON text; JSON itself escapes the C0 ones.
+ */
+export function escapeUnsafeInJson(json: string): string {
+  return json.replace(
+    UNSAFE_CHARACTERS,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 /** Replaces every run of unsafe characters by one space, for text that must stay on one line. */
 export function spaceUnsafe(text: string): string {
   return text.replace(UNSAFE_RUNS, " ");
