@@ -249,13 +249,14 @@ export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
     client.blockStaticIps = (ips: StaticIps) => staticOperation("block", ips);
     client.unblockStaticIps = (ips: StaticIps) => staticOperation("unblock", ips);
   }
-  if (supports.has("listStaticIps")) {
+  const read = adapter.read;
+  if (read !== undefined && supports.has("listStaticIps")) {
     client.listStaticIps = async () =>
-      staticEntriesOf(await readBack(adapter, "listStaticIps", ["static"]));
+      staticEntriesOf(await readBack(adapter, read, "listStaticIps", ["static"]));
   }
-  if (supports.has("list")) {
-    client.list = async () =>
-      elementsOf(await readBack(adapter, "list", adapter.scopes.filter((s) => s !== "static")));
+  if (read !== undefined) {
+    const scopes = adapter.scopes.filter((s) => s !== "static");
+    client.list = async () => elementsOf(await readBack(adapter, read, "list", scopes));
     // Returns the ids every device confirmed removed; throws when none could be.
     client.removeElements = async (elements: readonly EnforcedElement[]) => {
       const confirmed: string[] = [];

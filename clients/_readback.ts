@@ -17,15 +17,10 @@ import type { Scope } from "./_targets.ts";
  */
 export async function readBack<D>(
   adapter: DeviceAdapter<D>,
+  read: NonNullable<DeviceAdapter<D>["read"]>,
   operation: Operation,
   scopes: readonly Scope[],
 ): Promise<Set<string>[]> {
-  const read = adapter.read;
-  if (read === undefined) {
-    throw fanOutError(adapter.name, operation, `Cannot read back var's blocks on ${adapter.name}`, [
-      { message: "the client cannot read its devices", status: null },
-    ]);
-  }
   const results = await Promise.allSettled(
     adapter.devices.map((device) => read.call(adapter, device, scopes)),
   );

@@ -134,7 +134,7 @@ Deno.test("adapterClient() rolls back a block one device refused, and reads back
   );
   assert.deepEqual([...held.get("a")!], []);
   await assert.rejects(
-    readBack(adapter, "list", ["host"]),
+    readBack(adapter, adapter.read!, "list", ["host"]),
     /Cannot read back var's blocks on acme: fw-b: unreachable/,
   );
 });
