@@ -42,7 +42,7 @@ import {
   startFakeBrain,
 } from "../demo/brain.ts";
 import { secretFileName } from "../engine/secrets.ts";
-import { InProcessVar } from "./_in_process.ts";
+import { type InProcessCycle, InProcessVar } from "./_in_process.ts";
 import { type BrainData, type Minimum, minimumReads, WRITES_PER_ACTION } from "./_minimum.ts";
 import { type ProcessResult, runMeasured } from "./_process.ts";
 import { makeTempDir } from "./_tempdir.ts";
@@ -258,22 +258,14 @@ async function onePass(w: Workload, options: BenchOptions): Promise<StepResult[]
   const config = `${dir.path}/var.env`;
   await using engine = options.inProcess === null ? null : await InProcessVar.create({
     configText: text,
-    secret: (_service, key) => Promise.resolve(SECRETS[key] ?? ""),
+    secret: benchSecret,
     concurrency: options.inProcess.concurrency,
   });
   const run = async (step: Step): Promise<Run> => {
     if (engine === null) {
       return await runMeasured(Deno.execPath(), varArgs(step, config, dir.path), { cwd: ROOT });
     }
-    const c = await engine.cycle(step === "plan");
-    return {
-      code: c.exitCode,
-      wallMs: c.wallMs,
-      peakMiB: null,
-      cpuS: null,
-      stdout: "",
-      stderr: "",
-    };
+    return asRun(await engine.cycle(step === "plan"));
   };
   const results: StepResult[] = [];
   for (const step of STEPS) {
@@ -304,21 +296,28 @@ async function measureIdle(
 ): Promise<StepResult> {
   await using service = await InProcessVar.create({
     configText,
-    secret: (_service, key) => Promise.resolve(SECRETS[key] ?? ""),
+    secret: benchSecret,
     concurrency: options.inProcess?.concurrency ?? 8,
   });
   await service.cycle(false);
-  return await measureStep("idle", brain, async () => {
-    const c = await service.cycle(false);
-    return {
-      code: c.exitCode,
-      wallMs: c.wallMs,
-      peakMiB: null,
-      cpuS: null,
-      stdout: "",
-      stderr: "",
-    };
-  }, false);
+  return await measureStep("idle", brain, async () => asRun(await service.cycle(false)), false);
+}
+
+/** An in-process cycle as a measured run (no process: no memory, CPU or output). */
+function asRun(cycle: InProcessCycle): Run {
+  return {
+    code: cycle.exitCode,
+    wallMs: cycle.wallMs,
+    peakMiB: null,
+    cpuS: null,
+    stdout: "",
+    stderr: "",
+  };
+}
+
+/** The brain's secrets as the engine looks them up. */
+function benchSecret(_service: string, key: string): Promise<string> {
+  return Promise.resolve(SECRETS[key] ?? "");
 }
 
 async function benchWorkload(w: Workload, options: BenchOptions): Promise<StepResult[]> {
