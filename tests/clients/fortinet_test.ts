@@ -23,6 +23,11 @@ import {
   type TwoDeviceHarness,
 } from "./_contract.ts";
 import { sampleAccount, sampleDetection, sampleHost, sampleStaticIps } from "./_entities.ts";
+import {
+  assertPreviousVersionReadBack,
+  blockAsPreviousVersion,
+  type PreviousIds,
+} from "./_previous_version.ts";
 
 const TOKEN = "fgt-token-Zq81x";
 const HTTP = { retries: 1, minRetryDelayMs: 5, maxRetryDelayMs: 20, timeoutMs: 2000 };
@@ -840,7 +845,7 @@ Deno.test("the kit's FortiGate client adopts what the previous version left, wit
   const state = JSON.parse(
     await Deno.readTextFile(new URL("./fixtures/fortinet_state_v0.1.0.json", import.meta.url)),
   ) as {
-    ids: { host: string[]; host6: string[]; detection: string[] };
+    ids: PreviousIds;
     address: FortiAddress[];
     address6: FortiAddress[];
     addrgrp: FortiGroup[];
@@ -856,23 +861,7 @@ Deno.test("the kit's FortiGate client adopts what the previous version left, wit
       for (const row of state[table]) map.set(row.name, structuredClone(row));
     }
     const before = JSON.stringify([...tables.address, ...tables.addrgrp, ...tables.addrgrp6]);
-    assert.deepEqual(await lab.client.blockHost(sampleHost({ ip: "10.1.2.3" })), state.ids.host);
-    assert.deepEqual(
-      await lab.client.blockHost(sampleHost({ id: 8, ip: "2001:db8::8" })),
-      state.ids.host6,
-    );
-    assert.deepEqual(
-      await lab.client.blockDetection(
-        sampleDetection({ dstIps: ["198.51.100.7", "2001:db8::99"] }),
-      ),
-      state.ids.detection,
-    );
-    assert.deepEqual(
-      (await lab.client.blockStaticIps({ dstIps: ["203.0.113.0/24", "192.0.2.44"] })).map((o) =>
-        o.ok
-      ),
-      [true, true],
-    );
+    await blockAsPreviousVersion(lab.client, state.ids);
     assert.deepEqual(
       fake.requests.filter((r) => r.method !== "GET").map((r) => `${r.method} ${r.path}`),
       [],
@@ -882,13 +871,7 @@ Deno.test("the kit's FortiGate client adopts what the previous version left, wit
       JSON.stringify([...tables.address, ...tables.addrgrp, ...tables.addrgrp6]),
       before,
     );
-    assert.deepEqual(await lab.client.list(), [
-      { kind: "detection", element: "198.51.100.7" },
-      { kind: "detection", element: "2001:db8::99" },
-      { kind: "host", element: "10.1.2.3" },
-      { kind: "host", element: "2001:db8::8" },
-    ]);
-    assert.deepEqual(await lab.client.listStaticIps(), ["192.0.2.44", "203.0.113.0/24"]);
+    await assertPreviousVersionReadBack(lab.client);
     assert.deepEqual(await lab.client.unblockHost(sampleHost(), state.ids.host), state.ids.host);
     assert.deepEqual(fake.members("Internal-Block"), ["none"]);
     assert.equal(tables.address.has("var-host-10.1.2.3"), false);

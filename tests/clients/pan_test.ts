@@ -18,6 +18,11 @@ import {
   type TwoDeviceHarness,
 } from "./_contract.ts";
 import { sampleAccount, sampleDetection, sampleHost, sampleStaticIps } from "./_entities.ts";
+import {
+  assertPreviousVersionReadBack,
+  blockAsPreviousVersion,
+  type PreviousIds,
+} from "./_previous_version.ts";
 
 const KEY = "LUFRPT1pan-key-Zq81x==";
 const USER = "var-api";
@@ -775,29 +780,14 @@ Deno.test("the kit's PAN-OS client adopts what the previous version registered, 
   const state = JSON.parse(
     await Deno.readTextFile(new URL("./fixtures/pan_state_v0.1.0.json", import.meta.url)),
   ) as {
-    ids: { host: string[]; host6: string[]; detection: string[] };
+    ids: PreviousIds;
     registrations: Record<string, string[]>;
   };
   const lab = await startLab(1);
   try {
     const fake = lab.servers[0]!.fake;
     for (const [ip, tags] of Object.entries(state.registrations)) fake.register(ip, tags);
-    assert.deepEqual(await lab.client.blockHost(sampleHost({ ip: "10.1.2.3" })), state.ids.host);
-    assert.deepEqual(
-      await lab.client.blockHost(sampleHost({ id: 8, ip: "2001:db8::8" })),
-      state.ids.host6,
-    );
-    assert.deepEqual(
-      await lab.client.blockDetection(
-        sampleDetection({ dstIps: ["198.51.100.7", "2001:db8::99"] }),
-      ),
-      state.ids.detection,
-    );
-    assert.ok(
-      (await lab.client.blockStaticIps({ dstIps: ["203.0.113.0/24", "192.0.2.44"] })).every((o) =>
-        o.ok
-      ),
-    );
+    await blockAsPreviousVersion(lab.client, state.ids);
     assert.deepEqual(
       Object.fromEntries(fake.registrations()),
       state.registrations,
@@ -808,13 +798,7 @@ Deno.test("the kit's PAN-OS client adopts what the previous version registered, 
         .length,
       0,
     );
-    assert.deepEqual(await lab.client.list(), [
-      { kind: "detection", element: "198.51.100.7" },
-      { kind: "detection", element: "2001:db8::99" },
-      { kind: "host", element: "10.1.2.3" },
-      { kind: "host", element: "2001:db8::8" },
-    ]);
-    assert.deepEqual(await lab.client.listStaticIps(), ["192.0.2.44", "203.0.113.0/24"]);
+    await assertPreviousVersionReadBack(lab.client);
     assert.deepEqual(await lab.client.unblockHost(sampleHost(), state.ids.host), state.ids.host);
     assert.deepEqual(fake.tagged(TAGS.host), new Set(["2001:db8::8"]));
   } finally {
