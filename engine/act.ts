@@ -17,6 +17,7 @@ import type { ClientStep, Plan, PlanEntry } from "./plan.ts";
 import type { ActionOperation, ActionOutcome, ActionRecord, Category } from "./report.ts";
 import type { VectraApi } from "./vectra/api.ts";
 import { listTagged } from "./vectra/tagged.ts";
+import { WaveStages } from "./act_stages.ts";
 import { applyTagChange, buildNote } from "./state.ts";
 import { type PendingOperation, pendingTag } from "./state_tags.ts";
 
@@ -124,6 +125,7 @@ export async function act(
     records,
     messages,
     preRecorded,
+    stages: null,
   };
   const all = [...groups.values()];
   // Without bulk intents every entity is one wave: the original bounded-concurrency run.
@@ -144,21 +146,39 @@ export async function act(
   return { records, messages };
 
   async function actOnWave(wave: PlanEntry[][]): Promise<void> {
-    await Promise.all(
-      wave.map((entries) =>
-        limit(async () => {
-          for (const entry of entries) {
-            const refusal = entry.held ?? guard(entry) ??
-              (signal?.aborted ? "not started: shutting down" : null);
-            if (refusal !== null) {
-              for (const r of plannedRecords(plan.brain, entry, refusal)) emit(records, r);
-              continue;
-            }
-            await actOnEntry(entry, context);
-          }
-        })
-      ),
+    const stages = new WaveStages(clients);
+    const waiting = await Promise.all(
+      wave.map((entries) => limit(() => carryOut(entries, { ...context, stages }))),
     );
+    // Every batch is committed, even one whose steps all failed: it may hold what they staged.
+    await stages.commitAll();
+    await Promise.all(waiting.map((finish) => finish && limit(finish)));
+  }
+
+  /**
+   * Carries out an entity's entries in order. Once a step waits for the wave's commit,
+   * returns what is left: finishing that entry, then the rest without staging.
+   */
+  async function carryOut(
+    entries: readonly PlanEntry[],
+    entryContext: EntryContext,
+  ): Promise<(() => Promise<void>) | null> {
+    for (const [index, entry] of entries.entries()) {
+      const refusal = entry.held ?? guard(entry) ??
+        (signal?.aborted ? "not started: shutting down" : null);
+      if (refusal !== null) {
+        for (const r of plannedRecords(plan.brain, entry, refusal)) emit(records, r);
+        continue;
+      }
+      const finish = await actOnEntry(entry, entryContext);
+      if (finish === null) continue;
+      const rest = entries.slice(index + 1);
+      return async () => {
+        await finish();
+        await carryOut(rest, context);
+      };
+    }
+    return null;
   }
 }
 
@@ -242,6 +262,8 @@ interface EntryContext {
   readonly messages: { category: Category; text: string }[];
   /** Intents already recorded by a bulk request (`kind:id:client:op`). */
   readonly preRecorded: ReadonlySet<string>;
+  /** The wave's staged changes; null once they are committed. */
+  readonly stages: WaveStages | null;
 }
 
 function emit(records: ActionRecord[], record: ActionRecord): void {
@@ -506,15 +528,22 @@ function intentOf(step: ClientStep): PendingOperation | null {
   return null;
 }
 
-/** Carries out one entry: intent write, client calls, state write, note. */
-async function actOnEntry(entry: PlanEntry, context: EntryContext): Promise<void> {
-  const { api, clients, brain, records } = context;
+/**
+ * Carries out one entry: intent write, client calls, state write, note. When a step staged
+ * its change on a committing client, returns the rest (state write, note) to run once the
+ * wave is committed; else null.
+ */
+async function actOnEntry(
+  entry: PlanEntry,
+  context: EntryContext,
+): Promise<(() => Promise<void>) | null> {
+  const { api, clients, brain, records, stages } = context;
   const entity = entry.entity;
   const kind = entry.kind;
 
   if (entry.steps.length === 0) {
     await forgetUnknownBlock(entry, context);
-    return;
+    return null;
   }
 
   const allIntents = entry.steps.flatMap((s) => {
@@ -530,7 +559,7 @@ async function actOnEntry(entry: PlanEntry, context: EntryContext): Promise<void
       const fresh = await api.getTags(kind, entity.id);
       if (stillTagged(entry, fresh)) {
         keepStillTagged(entry, context);
-        return;
+        return null;
       }
       await api.setTags(kind, entity.id, applyTagChange(kind, fresh, { addPending: intents }));
     } catch (error) {
@@ -546,13 +575,59 @@ async function actOnEntry(entry: PlanEntry, context: EntryContext): Promise<void
           }),
         );
       }
-      return;
+      return null;
     }
   }
 
-  const results = await Promise.all(
-    entry.steps.map((s) => runStep(entry, s, clients.find((c) => c.name === s.client))),
-  );
+  const clientOf = (step: ClientStep) => {
+    const client = clients.find((c) => c.name === step.client);
+    return client && stages ? stages.clientFor(client) : client;
+  };
+  const results = await Promise.all(entry.steps.map((s) => runStep(entry, s, clientOf(s))));
+  const waits = stages !== null &&
+    results.some((r) =>
+      r.outcome !== "failed" && r.step.mode !== "clear" && stages.stages(r.step.client)
+    );
+  if (!waits) {
+    await finishEntry(entry, context, allIntents.length > 0, results);
+    return null;
+  }
+  return () =>
+    finishEntry(
+      entry,
+      context,
+      allIntents.length > 0,
+      results.map((r) => committed(entry, r, stages.failure(r.step.client))),
+    );
+}
+
+/** A staged step's result once its batch's commit is known: failed when the commit failed. */
+function committed(entry: PlanEntry, result: StepResult, failure: string | null): StepResult {
+  if (failure === null || result.outcome === "failed" || result.step.mode === "clear") {
+    return result;
+  }
+  const error = `the change was staged but could not be committed: ${failure}`;
+  return {
+    step: result.step,
+    outcome: "failed",
+    set: null,
+    removed: [],
+    elements: result.step.elements,
+    error,
+    message: errorMessage(entry.entity, entry.operation, error),
+  };
+}
+
+/** Writes the state of an entry's client results on Vectra, then its note. */
+async function finishEntry(
+  entry: PlanEntry,
+  context: EntryContext,
+  intended: boolean,
+  results: readonly StepResult[],
+): Promise<void> {
+  const { api, brain, records } = context;
+  const entity = entry.entity;
+  const kind = entry.kind;
   const succeeded = results.filter((r) => r.outcome === "ok" || r.outcome === "warning");
   const set = new Map<string, readonly string[]>();
   const remove = new Map<string, readonly string[]>();
@@ -567,7 +642,7 @@ async function actOnEntry(entry: PlanEntry, context: EntryContext): Promise<void
   try {
     const fresh = await api.getTags(kind, entity.id);
     // Without an intent no client was called: this read is still before the first write.
-    if (allIntents.length === 0 && stillTagged(entry, fresh)) {
+    if (!intended && stillTagged(entry, fresh)) {
       keepStillTagged(entry, context);
       return;
     }

@@ -95,8 +95,32 @@ export interface ResponseClient {
    * returned by `list()`. Returns the element ids confirmed removed.
    */
   removeElements?(elements: readonly EnforcedElement[]): Promise<string[]>;
+  /**
+   * For a client whose changes take effect only once committed (a management server that
+   * publishes and installs policy): opens a batch of staged changes. `act` stages a wave's
+   * operations in one batch and commits it once; the client's own operations each commit
+   * their change before they resolve.
+   */
+  stage?(): StagedChanges;
+  /** Ends a cycle: closes what the cycle opened (a management session: logout). */
+  endCycle?(): Promise<void>;
   /** Releases connections and sessions. */
   close?(): Promise<void>;
+}
+
+/** A batch of changes staged on a committing client (see `ResponseClient.stage`). */
+export interface StagedChanges {
+  /**
+   * The client's operations, each staging its change: an operation resolves once its
+   * change is staged, and what it returns counts only once {@linkcode commit} resolved.
+   */
+  readonly client: ResponseClient;
+  /**
+   * Makes every change staged in this batch take effect on every device, confirmed (for
+   * example publish, then install policy). Throws a {@linkcode ClientError} when it cannot;
+   * none of the batch's changes counts then. With nothing staged it does nothing.
+   */
+  commit(): Promise<void>;
 }
 
 /** A failed client operation; the engine records the (entity, client) pair as failed. */

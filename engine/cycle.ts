@@ -108,6 +108,33 @@ export async function runCycle(
   clients: readonly ResponseClient[],
   options: CycleOptions,
 ): Promise<CycleResult> {
+  try {
+    return await cycle(config, brains, clients, options);
+  } finally {
+    await endCycle(clients);
+  }
+}
+
+/** Closes what each client opened during the cycle (a management session); never throws. */
+async function endCycle(clients: readonly ResponseClient[]): Promise<void> {
+  await Promise.all(clients.map(async (client) => {
+    try {
+      await client.endCycle?.();
+    } catch (error) {
+      logger.warn("Cannot end the cycle on client {client}: {error}", {
+        client: client.name,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }));
+}
+
+async function cycle(
+  config: Config,
+  brains: readonly BrainRuntime[],
+  clients: readonly ResponseClient[],
+  options: CycleOptions,
+): Promise<CycleResult> {
   const { concurrency = 8, brainConcurrency = 4, clock = () => new Date(), now } = options;
   const started = clock();
   const acted = !options.dryRun && options.insideWindow;
