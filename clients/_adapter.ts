@@ -13,6 +13,7 @@ import type {
   EnforcedElement,
   Operation,
   ResponseClient,
+  StagedChanges,
   StaticIpOutcome,
 } from "../engine/client.ts";
 import { parseIpOrNetwork } from "../engine/ip.ts";
@@ -27,6 +28,7 @@ import {
   rollBack,
   type Settled,
 } from "./_fanout.ts";
+import { Batches, type DeviceCommits } from "./_batch.ts";
 import { elementsOf, readBack, staticEntriesOf } from "./_readback.ts";
 import {
   destinationAddresses,
@@ -76,6 +78,12 @@ export interface DeviceAdapter<D> {
    * cannot tell. Without it, the client offers no read-back.
    */
   read?(device: D, scopes: readonly Scope[]): Promise<Set<string>>;
+  /**
+   * For devices whose changes take effect only once committed (a management server that
+   * publishes and installs policy): `apply` stages, and these make it count. The client
+   * then offers `stage()` and `endCycle()`, and each of its own operations commits.
+   */
+  readonly commits?: DeviceCommits<D>;
   /** Releases a device's connections. */
   close(device: D): void;
 }
@@ -100,9 +108,14 @@ const OPERATIONS: Readonly<Record<Scope, readonly Operation[]>> = {
   static: ["blockStaticIps", "unblockStaticIps"],
 };
 
+/** How the operations reach a device: the adapter's `apply`, or its staging in a batch. */
+type Apply<D> = DeviceAdapter<D>["apply"];
+
+/** The operations of a client; each present when the adapter serves its scope. */
+type Operations = Pick<ResponseClient, Exclude<Operation, "listStaticIps" | "list">>;
+
 /** Builds the client of a device adapter. */
 export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
-  const { name } = adapter;
   const locks = new KeyLocks();
   const supports = new Set<Operation>(adapter.scopes.flatMap((scope) => OPERATIONS[scope]));
   if (adapter.read) {
@@ -110,7 +123,107 @@ export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
     supports.add("list");
     supports.add("removeElements");
   }
+  const meta = {
+    name: adapter.name,
+    tagName: adapter.tagName,
+    routingKey: adapter.routingKey,
+    supports,
+  };
+  const commits = adapter.commits;
+  const client: ResponseClient = {
+    ...meta,
+    close() {
+      for (const device of adapter.devices) adapter.close(device);
+      return Promise.resolve();
+    },
+  };
+  const read = adapter.read;
+  if (commits === undefined) {
+    Object.assign(client, operations(adapter, supports, locks, adapter.apply));
+    if (read !== undefined) Object.assign(client, readOperations(adapter, supports, read));
+    return client;
+  }
 
+  const batches = new Batches(adapter, commits);
+  client.stage = (): StagedChanges => {
+    const batch = batches.open();
+    return {
+      client: { ...meta, ...operations(adapter, supports, locks, batch.apply) },
+      commit: () => batch.commit(),
+    };
+  };
+  client.endCycle = () => batches.endCycle();
+  // Each operation of the client itself is a batch of one: staged, then committed (or
+  // discarded when it failed).
+  const alone =
+    <A extends unknown[], R>(pick: (ops: Operations) => ((...args: A) => Promise<R>) | undefined) =>
+    async (...args: A): Promise<R> => {
+      const batch = batches.open();
+      const operation = pick(operations(adapter, supports, locks, batch.apply));
+      let result: R;
+      try {
+        result = await operation!(...args);
+      } catch (error) {
+        await batch.discard();
+        throw error;
+      }
+      await batch.commit();
+      return result;
+    };
+  for (const operation of supports) {
+    if (operation === "list" || operation === "listStaticIps") continue;
+    if (operation === "blockStaticIps" || operation === "unblockStaticIps") {
+      client[operation] = async (ips: StaticIps) => {
+        const batch = batches.open();
+        const outcomes = await operations(adapter, supports, locks, batch.apply)[operation]!(ips);
+        try {
+          await batch.commit();
+          return outcomes;
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          return outcomes.map((o) => o.ok ? { entry: o.entry, ok: false, error: message } : o);
+        }
+      };
+      continue;
+    }
+    Object.assign(client, {
+      [operation]: alone((ops) => ops[operation] as (...args: unknown[]) => Promise<unknown>),
+    });
+  }
+  if (read !== undefined) {
+    const reads = readOperations(adapter, supports, read);
+    if (reads.list) client.list = () => batches.reading(reads.list!);
+    if (reads.listStaticIps) client.listStaticIps = () => batches.reading(reads.listStaticIps!);
+  }
+  return client;
+}
+
+/** The read-back operations of an adapter that can read its devices. */
+function readOperations<D>(
+  adapter: DeviceAdapter<D>,
+  supports: ReadonlySet<Operation>,
+  read: NonNullable<DeviceAdapter<D>["read"]>,
+): Pick<ResponseClient, "list" | "listStaticIps"> {
+  const scopes = adapter.scopes.filter((s) => s !== "static");
+  return {
+    list: async () => elementsOf(await readBack(adapter, read, "list", scopes)),
+    ...(supports.has("listStaticIps")
+      ? {
+        listStaticIps: async () =>
+          staticEntriesOf(await readBack(adapter, read, "listStaticIps", ["static"])),
+      }
+      : {}),
+  };
+}
+
+/** The block, unblock and removal operations, reaching each device through `apply`. */
+function operations<D>(
+  adapter: DeviceAdapter<D>,
+  supports: ReadonlySet<Operation>,
+  locks: KeyLocks,
+  apply: Apply<D>,
+): Operations {
+  const { name } = adapter;
   const targetsOf = (operation: Operation, what: string, scope: Scope, ids: readonly string[]) =>
     targetsFor(name, operation, what, scope, ids);
 
@@ -122,14 +235,13 @@ export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
     fanOut(
       adapter.devices,
       targets.map((t) => t.key),
-      (device) => adapter.apply(device, action, targets, options),
+      (device) => apply(device, action, targets, options),
       (error) => adapter.failureOf(error),
     );
 
   const failures = (settled: readonly Settled<D>[]) =>
     failuresOf(settled, (device) => adapter.label(device));
 
-  /** Blocks or unblocks on every device; throws one ClientError unless every one confirmed. */
   /** Takes back, where a fan-out newly added them, the targets some device did not confirm. */
   const takeBack = (settled: readonly Settled<D>[], targets: readonly Target[]) => {
     const failedKeys = new Set(settled.flatMap(({ answer }) => [...answer.failed.keys()]));
@@ -139,12 +251,13 @@ export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
     }));
     return rollBack(partial, async (device, keys) => {
       const undo = targets.filter((t) => keys.includes(t.key));
-      const answer = await adapter.apply(device, "unblock", undo, { recorded: false });
+      const answer = await apply(device, "unblock", undo, { recorded: false });
       const left = [...answer.failed.values()];
       if (left.length > 0) throw new Error(left.map((f) => f.message).join("; "));
     }, (device) => adapter.label(device));
   };
 
+  /** Blocks or unblocks on every device; throws one ClientError unless every one confirmed. */
   const applyAll = async (
     action: "block" | "unblock",
     operation: Operation,
@@ -209,29 +322,20 @@ export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
     );
   };
 
-  const client: ResponseClient = {
-    name,
-    tagName: adapter.tagName,
-    routingKey: adapter.routingKey,
-    supports,
-    close() {
-      for (const device of adapter.devices) adapter.close(device);
-      return Promise.resolve();
-    },
-  };
+  const ops: Operations = {};
   if (supports.has("blockHost")) {
-    client.blockHost = async (host: Host) => {
+    ops.blockHost = async (host: Host) => {
       const what = `host ${host.id} (${host.name})`;
       const address = hostAddress(name, "blockHost", host);
       const targets = targetsOf("blockHost", what, "host", [address]);
       await applyAll("block", "blockHost", what, targets);
       return targets.map((t) => t.key);
     };
-    client.unblockHost = (host: Host, recorded: readonly string[]) =>
+    ops.unblockHost = (host: Host, recorded: readonly string[]) =>
       unblockRecorded("unblockHost", `host ${host.id} (${host.name})`, "host", recorded);
   }
   if (supports.has("blockDetection")) {
-    client.blockDetection = async (detection: Detection) => {
+    ops.blockDetection = async (detection: Detection) => {
       const what = `detection ${detection.id}`;
       const targets = targetsOf(
         "blockDetection",
@@ -242,23 +346,16 @@ export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
       await applyAll("block", "blockDetection", what, targets);
       return targets.map((t) => t.key);
     };
-    client.unblockDetection = (detection: Detection, recorded: readonly string[]) =>
+    ops.unblockDetection = (detection: Detection, recorded: readonly string[]) =>
       unblockRecorded("unblockDetection", `detection ${detection.id}`, "detection", recorded);
   }
   if (supports.has("blockStaticIps")) {
-    client.blockStaticIps = (ips: StaticIps) => staticOperation("block", ips);
-    client.unblockStaticIps = (ips: StaticIps) => staticOperation("unblock", ips);
+    ops.blockStaticIps = (ips: StaticIps) => staticOperation("block", ips);
+    ops.unblockStaticIps = (ips: StaticIps) => staticOperation("unblock", ips);
   }
-  const read = adapter.read;
-  if (read !== undefined && supports.has("listStaticIps")) {
-    client.listStaticIps = async () =>
-      staticEntriesOf(await readBack(adapter, read, "listStaticIps", ["static"]));
-  }
-  if (read !== undefined) {
-    const scopes = adapter.scopes.filter((s) => s !== "static");
-    client.list = async () => elementsOf(await readBack(adapter, read, "list", scopes));
+  if (supports.has("removeElements")) {
     // Returns the ids every device confirmed removed; throws when none could be.
-    client.removeElements = async (elements: readonly EnforcedElement[]) => {
+    ops.removeElements = async (elements: readonly EnforcedElement[]) => {
       const confirmed: string[] = [];
       const failed: Failure[] = [];
       for (const scope of adapter.scopes) {
@@ -286,5 +383,5 @@ export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
       return confirmed;
     };
   }
-  return client;
+  return ops;
 }

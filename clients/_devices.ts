@@ -23,8 +23,18 @@ export interface DeviceListSpec {
   readonly devices: string;
   /** The product, for messages and help, e.g. `FortiGate`. */
   readonly product: string;
-  /** The help of `<PREFIX>_IP`. */
+  /** The help of the list key. */
   readonly listHelp: string;
+  /**
+   * The list key after the prefix, as the original names it (`HOST` gives `CHECKPOINT_HOST`).
+   * @default {"IP"}
+   */
+  readonly listKey?: string;
+}
+
+/** The full name of a vendor's device list key, e.g. `FORTINET_IP`. */
+function listKeyOf(spec: DeviceListSpec): string {
+  return `${spec.prefix}_${spec.listKey ?? "IP"}`;
 }
 
 /** One device's endpoint as configured. */
@@ -49,7 +59,7 @@ export interface ParsedDevices {
 
 /** The sentence every per-device key's help ends with. */
 export function perDeviceHelp(spec: DeviceListSpec): string {
-  return `One value for every ${spec.devices.replace(/s$/, "")}, or one per ${spec.prefix}_IP ` +
+  return `One value for every ${spec.devices.replace(/s$/, "")}, or one per ${listKeyOf(spec)} ` +
     "entry in the same order, comma-separated.";
 }
 
@@ -58,7 +68,7 @@ export function deviceListKeys(spec: DeviceListSpec): ConfigKey[] {
   const each = perDeviceHelp(spec);
   const device = spec.devices.replace(/s$/, "");
   return [
-    { key: `${spec.prefix}_IP`, default: "", required: true, help: spec.listHelp },
+    { key: listKeyOf(spec), default: "", required: true, help: spec.listHelp },
     { key: `${spec.prefix}_PORT`, default: String(spec.port), help: `HTTPS admin port. ${each}` },
     {
       key: `${spec.prefix}_CHECK_SSL`,
@@ -107,7 +117,7 @@ export function parseDeviceList(
   fail: (key: string, message: string) => void,
 ): ParsedDevices | null {
   const key = (name: string) => `${spec.prefix}_${name}`;
-  const listKey = key("IP");
+  const listKey = listKeyOf(spec);
   const text = raw[listKey] ?? "";
   const entries = text.trim() === "" ? [] : splitList(text);
   if (entries.length === 0) {
@@ -128,7 +138,7 @@ export function parseDeviceList(
       key: name,
       listKey,
       devices: spec.devices,
-      device: "IP",
+      device: spec.listKey ?? "IP",
     });
     if (typeof values !== "string") return values;
     fail(name, values);

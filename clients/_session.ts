@@ -2,8 +2,8 @@
  * How a vendor client authenticates to a device, as one small interface with the
  * strategies products use: a static header token, a key generated once and stored, an
  * expiring token renewed before it lapses, OAuth client credentials (the Vectra
- * `OAuthTokens`, single-flight), and a transaction (login, changes, commit, logout; the
- * changes discarded on failure). {@linkcode authenticated} sends a request and, after a
+ * `OAuthTokens`, single-flight), and a session per cycle for a device that commits
+ * (login on first use, commits, the changes of a failed commit discarded, logout). {@linkcode authenticated} sends a request and, after a
  * 401, renews the credential once and sends once more. Private to `clients/`.
  *
  * @module
@@ -147,41 +147,68 @@ export function oauthSession(tokens: OAuthTokens): Session {
   };
 }
 
-/** The steps of a device that applies changes in a transaction. */
-export interface TransactionSteps<S> {
+/** The steps of a device session whose changes take effect only once committed. */
+export interface CommitSteps<S> {
   /** Opens a session (a login, a lock on the policy). */
   login(): Promise<S>;
-  /** Makes the changes take effect (publish, commit, install). */
+  /** Makes the session's changes take effect (publish, commit, install). */
   commit(session: S): Promise<void>;
-  /** Drops the changes of a failed transaction. */
+  /** Drops the session's changes since the last commit. */
   discard(session: S): Promise<void>;
   /** Closes the session. */
   logout(session: S): Promise<void>;
 }
 
 /**
- * Runs transactions one at a time: login, `changes`, commit, logout. When the changes or
- * the commit fail, the changes are discarded; a failing discard or logout never hides the
- * first error. Returns what `changes` returned.
+ * A device session for one cycle: logged in on first use (a failed login is tried again at
+ * the next use), committed as often as asked, the changes of a failed commit discarded
+ * (a failing discard never hides the commit's error), logged out at the end of the cycle.
  */
-export function transaction<S>(steps: TransactionSteps<S>) {
-  let tail: Promise<unknown> = Promise.resolve();
-  const once = async <T>(changes: (session: S) => Promise<T>): Promise<T> => {
-    const session = await steps.login();
-    try {
-      const result = await changes(session);
-      await steps.commit(session);
-      return result;
-    } catch (error) {
-      await steps.discard(session).catch(() => {});
-      throw error;
-    } finally {
-      await steps.logout(session).catch(() => {});
+export class CycleSession<S> {
+  readonly #steps: CommitSteps<S>;
+  #open: Promise<S> | null = null;
+
+  constructor(steps: CommitSteps<S>) {
+    this.#steps = steps;
+  }
+
+  /** The open session, logging in when the cycle has none yet. */
+  session(): Promise<S> {
+    if (this.#open === null) {
+      const open = this.#steps.login();
+      this.#open = open;
+      open.catch(() => {
+        if (this.#open === open) this.#open = null;
+      });
     }
-  };
-  return <T>(changes: (session: S) => Promise<T>): Promise<T> => {
-    const run = tail.then(() => once(changes), () => once(changes));
-    tail = run.catch(() => {});
-    return run;
-  };
+    return this.#open;
+  }
+
+  /** Commits the session's changes; on failure discards them and throws the commit's error. */
+  async commit(): Promise<void> {
+    const session = await this.session();
+    try {
+      await this.#steps.commit(session);
+    } catch (error) {
+      await this.#steps.discard(session).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Drops the session's uncommitted changes (nothing to do without a session). */
+  async discard(): Promise<void> {
+    const session = await this.#current();
+    if (session !== null) await this.#steps.discard(session);
+  }
+
+  /** Logs out, when a session is open; the next use logs in again. */
+  async end(): Promise<void> {
+    const session = await this.#current();
+    this.#open = null;
+    if (session !== null) await this.#steps.logout(session);
+  }
+
+  async #current(): Promise<S | null> {
+    return this.#open === null ? null : await this.#open.catch(() => null);
+  }
 }

@@ -168,3 +168,114 @@ Deno.test("ownershipNote() marks var's objects; isOwned() recognises the mark on
   assert.equal(isOwned("managed by var"), false);
   assert.equal(isOwned(undefined), false);
 });
+
+/**
+ * An in-memory committing adapter: each device stages changes on a copy of what it
+ * enforces, and only a commit makes the copy live; `refuseCommit` devices refuse commits.
+ */
+function committingAdapter(refuseCommit: Set<string> = new Set()) {
+  const live = new Map<string, Set<string>>([["a", new Set()], ["b", new Set()]]);
+  const staged = new Map<string, Set<string>>();
+  const log: string[] = [];
+  const { adapter: memory } = memoryAdapter();
+  const adapter: DeviceAdapter<string> = {
+    ...memory,
+    apply(device, action, targets: readonly Target[]) {
+      const set = staged.get(device) ?? new Set(live.get(device));
+      staged.set(device, set);
+      for (const t of targets) {
+        log.push(`${device} stage ${action} ${t.key}`);
+        if (action === "block") set.add(`${t.scope}|${t.key}`);
+        else set.delete(`${t.scope}|${t.key}`);
+      }
+      return Promise.resolve({ failed: new Map(), added: new Set() });
+    },
+    read: (device) => Promise.resolve(new Set(live.get(device))),
+    commits: {
+      commit(device) {
+        log.push(`${device} commit`);
+        const set = staged.get(device);
+        staged.delete(device);
+        if (refuseCommit.has(device)) return Promise.reject("install-policy failed");
+        if (set) live.set(device, set);
+        return Promise.resolve();
+      },
+      discard(device) {
+        log.push(`${device} discard`);
+        staged.delete(device);
+        return Promise.resolve();
+      },
+      endCycle(device) {
+        log.push(`${device} end`);
+        return Promise.resolve();
+      },
+    },
+  };
+  return { adapter, live, log };
+}
+
+Deno.test("adapterClient() of a committing adapter stages a batch and commits it once per device", async () => {
+  const { adapter, live, log } = committingAdapter();
+  const client = adapterClient(adapter);
+  const batch = client.stage!();
+  const blocked = await Promise.all([
+    batch.client.blockHost!(sampleHost({ ip: "10.1.2.3" })),
+    batch.client.blockHost!(sampleHost({ ip: "10.1.2.4" })),
+  ]);
+  assert.deepEqual(blocked, [["10.1.2.3"], ["10.1.2.4"]]);
+  assert.deepEqual([...live.get("a")!], [], "nothing counts before the commit");
+  await batch.commit();
+  assert.deepEqual([...live.get("b")!].sort(), ["host|10.1.2.3", "host|10.1.2.4"]);
+  assert.deepEqual(log.filter((l) => l.endsWith("commit")), ["a commit", "b commit"]);
+  await client.stage!().commit();
+  assert.equal(log.filter((l) => l.endsWith("commit")).length, 2, "an empty batch commits nothing");
+  await client.endCycle!();
+  assert.deepEqual(log.slice(-2), ["a end", "b end"]);
+});
+
+Deno.test("adapterClient() of a committing adapter runs one batch at a time, and reads between them", async () => {
+  const { adapter, log } = committingAdapter();
+  const client = adapterClient(adapter);
+  const first = client.stage!();
+  const second = client.stage!();
+  await first.client.blockHost!(sampleHost({ ip: "10.1.2.3" }));
+  const waiting = second.client.blockHost!(sampleHost({ ip: "10.1.2.4" }));
+  const listed = client.list!();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.ok(!log.some((l) => l.includes("10.1.2.4")), "the second batch waits for the first");
+  await first.commit();
+  assert.deepEqual(await listed, [{ kind: "host", element: "10.1.2.3" }]);
+  await waiting;
+  await second.commit();
+  assert.deepEqual(await client.list!(), [
+    { kind: "host", element: "10.1.2.3" },
+    { kind: "host", element: "10.1.2.4" },
+  ]);
+});
+
+Deno.test("adapterClient() of a committing adapter: its own operations commit, a refused commit fails them", async () => {
+  const refuse = new Set<string>();
+  const { adapter, live, log } = committingAdapter(refuse);
+  const client = adapterClient(adapter);
+  assert.deepEqual(await client.blockHost!(sampleHost({ ip: "10.1.2.3" })), ["10.1.2.3"]);
+  assert.deepEqual([...live.get("a")!], ["host|10.1.2.3"]);
+  refuse.add("b");
+  await assert.rejects(
+    client.unblockHost!(sampleHost(), ["10.1.2.3"]),
+    (e: unknown) =>
+      e instanceof ClientError &&
+      e.message === "Cannot commit the staged changes on acme: fw-b: install-policy failed",
+  );
+  assert.deepEqual([...live.get("b")!], ["host|10.1.2.3"], "b still enforces it");
+  const outcomes = await client.blockStaticIps!({ dstIps: ["192.0.2.1", "bad"] });
+  assert.deepEqual(outcomes, [
+    {
+      entry: "192.0.2.1",
+      ok: false,
+      error: "Cannot commit the staged changes on acme: fw-b: install-policy failed",
+    },
+    { entry: "bad", ok: false, error: outcomes[1]?.error },
+  ]);
+  await assert.rejects(client.blockHost!(sampleHost({ ip: "0.0.0.0/0" })), ClientError);
+  assert.ok(!log.includes("a discard"), "a refused host stages nothing, so nothing to discard");
+});

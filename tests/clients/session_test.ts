@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import {
   authenticated,
+  CycleSession,
   expiringToken,
   generatedKey,
   oauthSession,
   staticToken,
-  transaction,
 } from "../../clients/_session.ts";
 import { HttpEndpoint } from "../../engine/http.ts";
 import { OAuthTokens } from "../../engine/vectra/oauth.ts";
@@ -118,17 +118,24 @@ Deno.test("oauthSession() takes its token from the OAuth token endpoint and rene
   }
 });
 
-Deno.test("transaction() commits changes, discards them on failure, always logs out, one at a time", async () => {
+Deno.test("CycleSession logs in once, commits, discards a failed commit, logs out at the end", async () => {
   const log: string[] = [];
   let n = 0;
-  const run = transaction({
+  let refuseLogin = true;
+  let commits = 0;
+  const session = new CycleSession({
     login: () => {
+      if (refuseLogin) {
+        refuseLogin = false;
+        log.push("login refused");
+        return Promise.reject(new Error("login refused"));
+      }
       log.push(`login ${++n}`);
       return Promise.resolve(n);
     },
     commit: (s) => {
       log.push(`commit ${s}`);
-      return s === 3 ? Promise.reject(new Error("commit refused")) : Promise.resolve();
+      return ++commits === 2 ? Promise.reject(new Error("commit refused")) : Promise.resolve();
     },
     discard: (s) => {
       log.push(`discard ${s}`);
@@ -139,26 +146,26 @@ Deno.test("transaction() commits changes, discards them on failure, always logs 
       return Promise.resolve();
     },
   });
-  const results = await Promise.allSettled([
-    run((s) => Promise.resolve(`changed ${s}`)),
-    run(() => Promise.reject(new Error("change refused"))),
-    run(() => Promise.resolve("never committed")),
-  ]);
-  assert.deepEqual(results.map((r) => r.status === "fulfilled" ? r.value : String(r.reason)), [
-    "changed 1",
-    "Error: change refused",
-    "Error: commit refused",
-  ]);
+  await session.discard();
+  await session.end();
+  assert.deepEqual(log, [], "nothing to discard or log out before a login");
+  await assert.rejects(session.session(), /login refused/);
+  assert.equal(await session.session(), 1);
+  assert.equal(await session.session(), 1);
+  await session.commit();
+  await assert.rejects(session.commit(), /commit refused/);
+  await session.end();
+  await session.commit();
+  await session.end();
   assert.deepEqual(log, [
+    "login refused",
     "login 1",
     "commit 1",
+    "commit 1",
+    "discard 1",
     "logout 1",
     "login 2",
-    "discard 2",
+    "commit 2",
     "logout 2",
-    "login 3",
-    "commit 3",
-    "discard 3",
-    "logout 3",
   ]);
 });
