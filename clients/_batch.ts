@@ -14,8 +14,12 @@ import { type Failure, KeyLocks } from "./_fanout.ts";
 
 /** How a committing device makes staged changes count, per device. */
 export interface DeviceCommits<D> {
-  /** Makes what was staged on the device take effect, confirmed; on failure drops it. */
-  commit(device: D): Promise<void>;
+  /**
+   * Makes what was staged on the device take effect, confirmed; on failure drops it.
+   * `changed` is false when the batch's changes on the device all found their state in
+   * place already: the device then commits only when what it enforces may lag behind.
+   */
+  commit(device: D, changed: boolean): Promise<void>;
   /** Drops what was staged on the device. */
   discard(device: D): Promise<void>;
   /** Ends the cycle on the device (logout); a session is opened again on next use. */
@@ -66,7 +70,8 @@ export class Batch<D> {
   readonly #adapter: BatchAdapter<D>;
   readonly #commits: DeviceCommits<D>;
   readonly #lock: KeyLocks;
-  readonly #touched = new Set<D>();
+  /** The devices the batch touched, each with whether it changed anything there. */
+  readonly #touched = new Map<D, boolean>();
   #entered: Promise<void> | null = null;
   #release: () => void = () => {};
   #ended = false;
@@ -81,8 +86,10 @@ export class Batch<D> {
   readonly apply: DeviceAdapter<D>["apply"] = async (device, action, targets, options) => {
     if (this.#ended) throw new Error(`a batch of ${this.#adapter.name} was used after its end`);
     await this.#enter();
-    this.#touched.add(device);
-    return await this.#adapter.apply(device, action, targets, options);
+    this.#touched.set(device, this.#touched.get(device) ?? false);
+    const answer = await this.#adapter.apply(device, action, targets, options);
+    if (answer.changed ?? answer.added.size > 0) this.#touched.set(device, true);
+    return answer;
   };
 
   /**
@@ -90,7 +97,7 @@ export class Batch<D> {
    * whose commit failed (what they staged is dropped). Nothing staged: nothing to do.
    */
   async commit(): Promise<void> {
-    const failures = await this.#end((d) => this.#commits.commit(d));
+    const failures = await this.#end((d) => this.#commits.commit(d, this.#touched.get(d) ?? true));
     if (failures.length === 0) return;
     throw new ClientError(
       this.#adapter.name,

@@ -24,6 +24,11 @@ export interface DeviceAnswer {
   readonly failed: ReadonlyMap<string, Failure>;
   /** The keys this call newly put in place (a block): what a rollback takes back. */
   readonly added: ReadonlySet<string>;
+  /**
+   * True when the call changed anything on the device (an unblock that removed something);
+   * absent: a change is any key in `added`. A committing device commits only after one.
+   */
+  readonly changed?: boolean;
 }
 
 /** One device's answer in a fan-out. */

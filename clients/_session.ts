@@ -151,8 +151,11 @@ export function oauthSession(tokens: OAuthTokens): Session {
 export interface CommitSteps<S> {
   /** Opens a session (a login, a lock on the policy). */
   login(): Promise<S>;
-  /** Makes the session's changes take effect (publish, commit, install). */
-  commit(session: S): Promise<void>;
+  /**
+   * Makes the session's changes take effect (publish, commit, install); `changed` is false
+   * when the caller changed nothing since the last commit.
+   */
+  commit(session: S, changed: boolean): Promise<void>;
   /** Drops the session's changes since the last commit. */
   discard(session: S): Promise<void>;
   /** Closes the session. */
@@ -185,10 +188,10 @@ export class CycleSession<S> {
   }
 
   /** Commits the session's changes; on failure discards them and throws the commit's error. */
-  async commit(): Promise<void> {
+  async commit(changed = true): Promise<void> {
     const session = await this.session();
     try {
-      await this.#steps.commit(session);
+      await this.#steps.commit(session, changed);
     } catch (error) {
       await this.#steps.discard(session).catch(() => {});
       throw error;

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkpoint } from "./checkpoint.ts";
 import { externalCall } from "./external_call.ts";
 import { fortinet } from "./fortinet.ts";
 import type { ClientDefinition } from "./interface.ts";
@@ -18,4 +19,5 @@ export const CLIENTS: readonly ClientDefinition[] = [
   externalCall,
   fortinet,
   pan,
+  checkpoint,
 ];

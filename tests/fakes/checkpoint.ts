@@ -4,13 +4,19 @@
  *
  * - `login` with `user` and `password` (or `api-key`) answers a `sid`; every other command
  *   needs a valid `X-chkp-sid` header (401 `generic_err_wrong_session_id` otherwise).
- * - Each session works on its own copy of the database: hosts, networks and groups it
- *   changes are locked to it (another session touching them gets 409 `err_object_locked`),
- *   and nobody else sees the changes until `publish`. `discard` drops them; `logout`
+ * - Each session sees the published database with its own changes over it: hosts,
+ *   networks and groups it changes are locked to it (another session touching them gets
+ *   409 `err_object_locked`), and nobody else sees the changes until `publish`. `discard` drops them; `logout`
  *   discards what was not published.
  * - `publish` and `install-policy` answer a `task-id`; `show-task` reports `in progress`
  *   for `taskPolls` polls, then `succeeded`. Only `install-policy` changes what a gateway
- *   enforces ({@linkcode FakeCheckPoint.installed}), so publish alone blocks nothing.
+ *   enforces ({@linkcode FakeCheckPoint.installed}), so publish alone blocks nothing. It
+ *   needs a known `policy-package` and known `targets`.
+ * - Switches: `failPublish` and `failInstallOn` (gateways) make tasks end `failed`
+ *   (publishing nothing, installing on no gateway), `stallTasks` keeps them `in progress`,
+ *   {@linkcode FakeCheckPoint.expireSessions} ends every session (401 afterwards), and
+ *   {@linkcode FakeCheckPoint.lockByAdministrator} holds an object locked as an
+ *   administrator's unpublished SmartConsole session does.
  * - Objects: `add-host` (with `groups`), `show-host`, `delete-host` (400 while a group
  *   still holds it), `add-network`, `show-network`, `delete-network`, `add-group`,
  *   `show-group` (members as objects), `set-group` with `members.add` / `members.remove`.
@@ -38,6 +44,7 @@ export interface CheckPointObject {
   readonly address: string;
   /** `mask-length` of a network (null for a host). */
   readonly maskLength: number | null;
+  readonly comments: string;
 }
 
 /** The database: objects and groups (group name → member names). */
@@ -65,6 +72,8 @@ export interface FakeCheckPointOptions {
   readonly gateways?: readonly string[];
   /** `show-task` answers `in progress` this many times per task first. @default {1} */
   readonly taskPolls?: number;
+  /** Policy packages `install-policy` knows. @default {["Standard"]} */
+  readonly packages?: readonly string[];
 }
 
 /** A fault-free answer or an API error. */
@@ -83,8 +92,22 @@ export class FakeCheckPoint extends FakeDevice<CheckPointRequest> {
   published: Database;
   #options: FakeCheckPointOptions;
   #sessions = new Map<string, Session>();
-  #tasks = new Map<string, { polls: number; done: () => void }>();
+  #tasks = new Map<string, { polls: number; done: () => string | null }>();
+  /** Publish tasks end `failed` and publish nothing. */
+  failPublish = false;
+  /** Install tasks end `failed` on these gateways, which keep what they had. */
+  failInstallOn = new Set<string>();
+  /** Tasks stay `in progress`. */
+  stallTasks = false;
+  /** False: `show-gateways-and-servers` is an unknown command (an older or other server). */
+  reportsInstallState = true;
   #installed = new Map<string, Map<string, Set<string>>>();
+  /** Per gateway: the package and the time (epoch ms) of its last install. */
+  #installs = new Map<string, { pkg: string; at: number }>();
+  /** Per group: when a publish last changed it (epoch ms). */
+  #groupChanged = new Map<string, number>();
+  /** The clock of publish and install times. */
+  now: () => number = Date.now;
   #next = 1;
 
   constructor(options: FakeCheckPointOptions) {
@@ -94,7 +117,7 @@ export class FakeCheckPoint extends FakeDevice<CheckPointRequest> {
     this.published = { objects: new Map(), groups: new Map(groups.map((g) => [g, new Set()])) };
   }
 
-  /** What a gateway enforces: group name → member addresses, as last installed. */
+  /** What a gateway enforces: group name → member names, as last installed. */
   installed(gateway = "gw1"): Map<string, Set<string>> {
     return this.#installed.get(gateway) ?? new Map();
   }
@@ -102,6 +125,41 @@ export class FakeCheckPoint extends FakeDevice<CheckPointRequest> {
   /** The published members of a group, by address. */
   members(group: string): Set<string> {
     return this.#addresses(this.published, group);
+  }
+
+  /** Ends every session, as a timeout or an administrator would: their changes are lost. */
+  expireSessions(): void {
+    this.#sessions.clear();
+  }
+
+  /** Holds `name` locked by an administrator's unpublished session. */
+  lockByAdministrator(name: string): void {
+    this.#sessions.set(`gui-${this.#next++}`, {
+      user: "smartconsole-admin",
+      db: clone(this.published),
+      touched: new Set([name]),
+    });
+  }
+
+  /**
+   * Deletes, behind every session's back, the objects whose name matches, from the
+   * published database and every gateway (an administrator removed and installed them).
+   */
+  deleteEverywhere(match: (name: string) => boolean): void {
+    const views = [this.published.groups, ...this.#installed.values()];
+    for (const groups of views) {
+      for (const members of groups.values()) {
+        for (const name of [...members]) if (match(name)) members.delete(name);
+      }
+    }
+    for (const name of [...this.published.objects.keys()]) {
+      if (match(name)) this.published.objects.delete(name);
+    }
+  }
+
+  /** The published object of a name (host or network), if any. */
+  object(name: string): CheckPointObject | undefined {
+    return this.published.objects.get(name);
   }
 
   /** Open sessions (a client that never logs out leaks them). */
@@ -133,6 +191,7 @@ export class FakeCheckPoint extends FakeDevice<CheckPointRequest> {
       if (session === undefined || sid === null) {
         throw new CheckPointFailure(401, "generic_err_wrong_session_id", "Wrong session id");
       }
+      this.#rebase(session);
       return Response.json(this.#command(command, sid, session, body));
     } catch (error) {
       if (error instanceof CheckPointFailure) return failure(error);
@@ -173,9 +232,17 @@ export class FakeCheckPoint extends FakeDevice<CheckPointRequest> {
         session.touched.clear();
         return { message: "OK" };
       case "publish":
-        for (const touched of session.touched) this.#publishName(session.db, touched);
-        session.touched.clear();
-        return { "task-id": this.#task(() => {}) };
+        return {
+          "task-id": this.#task(() => {
+            if (this.failPublish) return "Publish failed: validation errors in the session";
+            for (const touched of session.touched) {
+              if (session.db.groups.has(touched)) this.#groupChanged.set(touched, this.now());
+              this.#publishName(session.db, touched);
+            }
+            session.touched.clear();
+            return null;
+          }),
+        };
       case "show-task":
         return this.#showTask(String(body["task-id"] ?? ""));
       case "install-policy":
@@ -196,14 +263,13 @@ export class FakeCheckPoint extends FakeDevice<CheckPointRequest> {
         return { name };
       case "show-group":
         return this.#showGroup(session.db, name);
+      case "show-gateways-and-servers":
+        if (!this.reportsInstallState) throw unknownCommand(command);
+        return this.#gateways(body);
       case "set-group":
         return this.#setGroup(sid, session, name, body);
       default:
-        throw new CheckPointFailure(
-          404,
-          "generic_err_command_not_found",
-          `Unknown command ${command}`,
-        );
+        throw unknownCommand(command);
     }
   }
 
@@ -228,7 +294,8 @@ export class FakeCheckPoint extends FakeDevice<CheckPointRequest> {
     if (maskLength !== null && !Number.isInteger(maskLength)) {
       throw new CheckPointFailure(400, "generic_err_invalid_parameter", "Invalid mask-length");
     }
-    session.db.objects.set(name, { name, type, address, maskLength });
+    const comments = typeof body.comments === "string" ? body.comments : "";
+    session.db.objects.set(name, { name, type, address, maskLength, comments });
     const groups = Array.isArray(body.groups) ? body.groups.map(String) : [];
     for (const group of groups) {
       this.#lock(sid, session, group);
@@ -257,9 +324,21 @@ export class FakeCheckPoint extends FakeDevice<CheckPointRequest> {
   #show(db: Database, name: string): Record<string, unknown> {
     const object = db.objects.get(name);
     if (object === undefined) throw notFound(name);
+    const v6 = object.address.includes(":");
     return object.type === "host"
-      ? { name, type: "host", "ipv4-address": object.address }
-      : { name, type: "network", subnet4: object.address, "mask-length4": object.maskLength };
+      ? {
+        name,
+        type: "host",
+        [v6 ? "ipv6-address" : "ipv4-address"]: object.address,
+        comments: object.comments,
+      }
+      : {
+        name,
+        type: "network",
+        [v6 ? "subnet6" : "subnet4"]: object.address,
+        [v6 ? "mask-length6" : "mask-length4"]: object.maskLength,
+        comments: object.comments,
+      };
   }
 
   #showGroup(db: Database, name: string): Record<string, unknown> {
@@ -268,9 +347,13 @@ export class FakeCheckPoint extends FakeDevice<CheckPointRequest> {
     return {
       name,
       type: "group",
+      "meta-info": { "last-modify-time": { posix: this.#groupChanged.get(name) ?? 0 } },
+      // Members at the standard details level: no comments.
       members: [...members].map((member) => {
         const object = db.objects.get(member);
-        return object === undefined ? { name: member } : this.#show(db, member);
+        if (object === undefined) return { name: member };
+        const { comments: _comments, ...standard } = this.#show(db, member);
+        return standard;
       }),
     };
   }
@@ -297,6 +380,14 @@ export class FakeCheckPoint extends FakeDevice<CheckPointRequest> {
 
   #install(body: Record<string, unknown>): Record<string, unknown> {
     const targets = Array.isArray(body.targets) ? body.targets.map(String) : [];
+    const pkg = String(body["policy-package"] ?? "");
+    if (!(this.#options.packages ?? ["Standard"]).includes(pkg)) {
+      throw new CheckPointFailure(
+        404,
+        "generic_err_object_not_found",
+        `Requested object [${pkg}] not found`,
+      );
+    }
     const known = this.#options.gateways ?? ["gw1"];
     const unknown = targets.filter((t) => !known.includes(t));
     if (targets.length === 0 || unknown.length > 0) {
@@ -307,16 +398,42 @@ export class FakeCheckPoint extends FakeDevice<CheckPointRequest> {
       );
     }
     const snapshot = new Map(
-      [...this.published.groups.keys()].map((group) => [group, this.members(group)]),
+      [...this.published.groups].map(([group, members]) => [group, new Set(members)]),
     );
     return {
       "task-id": this.#task(() => {
-        for (const target of targets) this.#installed.set(target, snapshot);
+        const failing = targets.filter((t) => this.failInstallOn.has(t));
+        for (const target of targets) {
+          if (failing.includes(target)) continue;
+          this.#installed.set(target, snapshot);
+          this.#installs.set(target, { pkg, at: this.now() });
+        }
+        return failing.length === 0 ? null : `Policy installation failed on ${failing.join(", ")}`;
       }),
     };
   }
 
-  #task(done: () => void): string {
+  /** `show-gateways-and-servers` at the full details level, paged by `limit` and `offset`. */
+  #gateways(body: Record<string, unknown>): Record<string, unknown> {
+    const all = (this.#options.gateways ?? ["gw1"]).map((name) => {
+      const install = this.#installs.get(name);
+      return {
+        name,
+        type: "simple-gateway",
+        policy: install === undefined ? { "access-policy-installed": false } : {
+          "access-policy-installed": true,
+          "access-policy-name": install.pkg,
+          "access-policy-installation-date": { posix: install.at },
+        },
+      };
+    });
+    const offset = Number(body.offset ?? 0);
+    const limit = Number(body.limit ?? 50);
+    const objects = all.slice(offset, offset + limit);
+    return { objects, from: offset + 1, to: offset + objects.length, total: all.length };
+  }
+
+  #task(done: () => string | null): string {
     const id = `task-${this.#next++}`;
     this.#tasks.set(id, { polls: this.#options.taskPolls ?? 1, done });
     return id;
@@ -325,13 +442,17 @@ export class FakeCheckPoint extends FakeDevice<CheckPointRequest> {
   #showTask(id: string): Record<string, unknown> {
     const task = this.#tasks.get(id);
     if (task === undefined) throw notFound(id);
-    if (task.polls > 0) {
+    if (task.polls > 0 || this.stallTasks) {
       task.polls--;
       return { tasks: [{ "task-id": id, status: "in progress", "progress-percentage": 50 }] };
     }
-    task.done();
-    task.done = () => {};
-    return { tasks: [{ "task-id": id, status: "succeeded", "progress-percentage": 100 }] };
+    const failure = task.done();
+    task.done = () => failure;
+    return failure === null
+      ? { tasks: [{ "task-id": id, status: "succeeded", "progress-percentage": 100 }] }
+      : {
+        tasks: [{ "task-id": id, status: "failed", "progress-percentage": 100, comments: failure }],
+      };
   }
 
   #publishName(db: Database, name: string): void {
@@ -361,6 +482,19 @@ export class FakeCheckPoint extends FakeDevice<CheckPointRequest> {
     session.touched.add(name);
   }
 
+  /** The session's view: what is published now, with the session's own changes over it. */
+  #rebase(session: Session): void {
+    const view = clone(this.published);
+    for (const name of session.touched) {
+      for (const table of ["objects", "groups"] as const) {
+        const mine = session.db[table].get(name);
+        if (mine === undefined) view[table].delete(name);
+        else (view[table] as Map<string, unknown>).set(name, mine);
+      }
+    }
+    session.db = view;
+  }
+
   #release(sid: string): void {
     this.#sessions.delete(sid);
   }
@@ -379,6 +513,10 @@ export class FakeCheckPoint extends FakeDevice<CheckPointRequest> {
 
 function failure(error: CheckPointFailure): Response {
   return Response.json({ code: error.code, message: error.message }, { status: error.status });
+}
+
+function unknownCommand(command: string): CheckPointFailure {
+  return new CheckPointFailure(404, "generic_err_command_not_found", `Unknown command ${command}`);
 }
 
 function duplicate(name: string): CheckPointFailure {
