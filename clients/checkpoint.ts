@@ -36,6 +36,7 @@ import { adapterClient, type AddressClient, type DeviceAdapter } from "./_adapte
 import type { DeviceAnswer, Failure } from "./_fanout.ts";
 import { entryOfName, isOwned, objectName, ownershipNote } from "./_names.ts";
 import { CycleSession } from "./_session.ts";
+import { parseTaskTiming, taskKeys } from "./_tasks.ts";
 import type { Scope, Target } from "./_targets.ts";
 import type { SecretRef } from "../engine/secrets.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
@@ -108,17 +109,7 @@ export const CHECKPOINT_KEYS: readonly ConfigKey[] = [
     help:
       "Gateways or clusters the policy package is installed on, comma-separated; a block counts once every one installed it.",
   },
-  {
-    key: "CHECKPOINT_TASK_TIMEOUT_SECONDS",
-    default: "600",
-    help:
-      "Longest wait for a publish or install-policy task (1 to 3600); past it the batch fails and the next cycle retries.",
-  },
-  {
-    key: "CHECKPOINT_TASK_POLL_SECONDS",
-    default: "2",
-    help: "Pause between two polls of a task, in seconds (0.01 to 60).",
-  },
+  ...taskKeys("CHECKPOINT", "a publish or install-policy"),
 ];
 
 /** Parses the raw `CHECKPOINT_*` keys into a {@linkcode CheckPointConfig}. */
@@ -176,26 +167,15 @@ export const CheckPointConfigSchema: z.ZodType<CheckPointConfig> = z.object(
       }"; use two groups`,
     );
   }
-  const seconds = (key: string, min: number, max: number): number | null => {
-    const text = value(key);
-    const n = Number(text);
-    if (text === "" || !Number.isFinite(n) || n < min || n > max) {
-      fail(key, `${key} is "${text}"; use a number of seconds from ${min} to ${max}`);
-      return null;
-    }
-    return n;
-  };
-  const timeout = seconds("CHECKPOINT_TASK_TIMEOUT_SECONDS", 1, 3600);
-  const poll = seconds("CHECKPOINT_TASK_POLL_SECONDS", 0.01, 60);
-  if (timeout === null || poll === null) return z.NEVER;
+  const tasks = parseTaskTiming(r, "CHECKPOINT", fail);
+  if (tasks === null) return z.NEVER;
   return {
     server,
     login: {
       user,
       auth,
       domain: value("CHECKPOINT_DOMAIN"),
-      taskTimeoutMs: timeout * 1000,
-      taskPollMs: poll * 1000,
+      tasks,
     },
     internalGroup: value("CHECKPOINT_INTERNAL_ADDRESS_GROUP"),
     externalGroup: value("CHECKPOINT_EXTERNAL_ADDRESS_GROUP"),

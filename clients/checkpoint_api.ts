@@ -14,6 +14,7 @@ import { HttpEndpoint, HttpError } from "../engine/http.ts";
 import type { HttpResponse } from "../engine/http_types.ts";
 import { parseIpOrNetwork } from "../engine/ip.ts";
 import type { Failure } from "./_fanout.ts";
+import { pollTask, type TaskTiming } from "./_tasks.ts";
 import type { DeviceEndpoint } from "./_devices.ts";
 import type { ClientContext } from "./interface.ts";
 
@@ -29,10 +30,8 @@ export interface CheckPointLogin {
   readonly auth: "password" | "api-key";
   /** The domain of a Multi-Domain Server, or "" for a plain management server. */
   readonly domain: string;
-  /** Longest wait for a publish or install task, in milliseconds. */
-  readonly taskTimeoutMs: number;
-  /** Pause between two polls of a task, in milliseconds. */
-  readonly taskPollMs: number;
+  /** Longest wait for a publish or install task, and the pause between two polls. */
+  readonly tasks: TaskTiming;
 }
 
 /** A group member or object as `show-group` and `show-host` return it. */
@@ -207,14 +206,11 @@ export class CheckPointApi {
     if (typeof taskId !== "string" || taskId === "") {
       throw new CheckPointError(`cannot ${what}: the answer has no task-id`, 200);
     }
-    const deadline = Date.now() + this.#login.taskTimeoutMs;
-    for (;;) {
+    await pollTask(this.#login.tasks, async () => {
       const shown = await this.#call("show-task", sid, { "task-id": taskId }, `follow ${what}`);
       const tasks = Array.isArray(shown.tasks) ? shown.tasks as Record<string, unknown>[] : [];
-      const statuses = tasks.map((t) => String(t?.status ?? ""));
-      if (statuses.length > 0 && statuses.every((s) => s === "succeeded")) return;
       const failed = tasks.filter((t) => !["succeeded", "in progress"].includes(String(t?.status)));
-      if (statuses.length > 0 && failed.length > 0) {
+      if (tasks.length > 0 && failed.length > 0) {
         const why = failed.map((t) =>
           `${String(t?.status)}${
             typeof t?.comments === "string" && t.comments ? ` (${t.comments})` : ""
@@ -222,16 +218,12 @@ export class CheckPointApi {
         );
         throw new CheckPointError(`cannot ${what}: task ${taskId} ended ${why.join(", ")}`, 200);
       }
-      if (Date.now() + this.#login.taskPollMs > deadline) {
-        throw new CheckPointError(
-          `cannot ${what}: task ${taskId} did not finish within ${
-            this.#login.taskTimeoutMs / 1000
-          } s; the next cycle tries again`,
-          null,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, this.#login.taskPollMs));
-    }
+      return tasks.length > 0 && tasks.every((t) => t?.status === "succeeded");
+    }, (seconds) =>
+      new CheckPointError(
+        `cannot ${what}: task ${taskId} did not finish within ${seconds} s; the next cycle tries again`,
+        null,
+      ));
   }
 
   /**
