@@ -84,6 +84,38 @@ export function deviceListKeys(spec: DeviceListSpec): ConfigKey[] {
   ];
 }
 
+/**
+ * Turns a URL entry (`https://fw1.example.com:8443`, or a bare host name for https) into a
+ * base URL of scheme, host and port, or says why it cannot be used. `apiPath` (`/api`) is
+ * the one path accepted and dropped, as the original appended it.
+ */
+export function parseBaseUrl(
+  entry: string,
+  apiPath: string,
+): { baseUrl: string } | { error: string } {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(entry) ? entry : `https://${entry}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    return { error: `"${entry}" is not a URL or host name` };
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    return { error: `"${entry}" is not http or https` };
+  }
+  if (url.username !== "" || url.password !== "") {
+    return { error: `"${entry}" carries credentials; store them as secrets instead` };
+  }
+  if (url.search !== "" || url.hash !== "") {
+    return { error: `"${entry}" carries a query or fragment; give scheme, host and port only` };
+  }
+  const path = url.pathname.replace(/\/+$/, "");
+  if (path !== "" && path !== apiPath) {
+    return { error: `"${entry}" carries a path; give scheme, host and port only` };
+  }
+  return { baseUrl: `${url.protocol}//${url.host}` };
+}
+
 /** Splits a `<PREFIX>_IP` entry into scheme and host, or says why it cannot be used. */
 export function parseHostEntry(
   entry: string,

@@ -8,6 +8,7 @@
 
 import { checkpoint } from "./checkpoint.ts";
 import { externalCall } from "./external_call.ts";
+import { fortimanager } from "./fortimanager.ts";
 import { fortinet } from "./fortinet.ts";
 import type { ClientDefinition } from "./interface.ts";
 import { pan } from "./pan.ts";
@@ -20,4 +21,5 @@ export const CLIENTS: readonly ClientDefinition[] = [
   fortinet,
   pan,
   checkpoint,
+  fortimanager,
 ];

@@ -38,7 +38,7 @@ import {
 } from "./pan_api.ts";
 import { alignedValues, parseBool, splitList } from "./_config.ts";
 import { adapterClient, type AddressClient, type DeviceAdapter } from "./_adapter.ts";
-import { secretsPer } from "./_devices.ts";
+import { parseBaseUrl, secretsPer } from "./_devices.ts";
 import type { DeviceAnswer, Failure } from "./_fanout.ts";
 import type { Scope, Target } from "./_targets.ts";
 import { ClientError } from "../engine/client.ts";
@@ -132,31 +132,6 @@ export const PAN_KEYS: readonly ConfigKey[] = [
   },
 ];
 
-/** Turns a `PAN_URLS` entry into a base URL, or says why it cannot be used. */
-function parseUrlEntry(entry: string): { baseUrl: string } | { error: string } {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(entry) ? entry : `https://${entry}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    return { error: `"${entry}" is not a URL or host name` };
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    return { error: `"${entry}" is not http or https` };
-  }
-  if (url.username !== "" || url.password !== "") {
-    return { error: `"${entry}" carries credentials; store them as secrets instead` };
-  }
-  if (url.search !== "" || url.hash !== "") {
-    return { error: `"${entry}" carries a query or fragment; give scheme, host and port only` };
-  }
-  const path = url.pathname.replace(/\/+$/, "");
-  if (path !== "" && path !== "/api") {
-    return { error: `"${entry}" carries a path; give scheme, host and port only` };
-  }
-  return { baseUrl: `${url.protocol}//${url.host}` };
-}
-
 /** The raw keys of the client, every value a string (defaults applied when absent). */
 const RawPanConfig = z.object(
   Object.fromEntries(
@@ -180,7 +155,7 @@ export const PanConfigSchema: z.ZodType<PanConfig> = RawPanConfig.transform(
     }
     const urls: string[] = [];
     for (const entry of entries) {
-      const parsed = parseUrlEntry(entry);
+      const parsed = parseBaseUrl(entry, "/api");
       if ("error" in parsed) return fail("PAN_URLS", `PAN_URLS entry ${parsed.error}`);
       urls.push(parsed.baseUrl);
     }
