@@ -150,6 +150,7 @@ export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
     return {
       client: { ...meta, ...operations(adapter, supports, locks, batch.apply) },
       commit: () => batch.commit(),
+      discard: () => batch.discard(),
     };
   };
   client.endCycle = () => batches.endCycle();

@@ -107,7 +107,7 @@ export class Batch<D> {
     );
   }
 
-  /** Drops what the batch staged (after a failed operation of its own). */
+  /** Drops what the batch staged (a failed operation, or a wave that could not finish). */
   async discard(): Promise<void> {
     await this.#end((d) => this.#commits.discard(d));
   }
@@ -123,6 +123,7 @@ export class Batch<D> {
   }
 
   async #end(step: (device: D) => Promise<void>): Promise<Failure[]> {
+    if (this.#ended) return [];
     this.#ended = true;
     if (this.#entered === null) return [];
     await this.#entered;

@@ -147,9 +147,16 @@ export async function act(
 
   async function actOnWave(wave: PlanEntry[][]): Promise<void> {
     const stages = new WaveStages(clients);
-    const waiting = await Promise.all(
-      wave.map((entries) => limit(() => carryOut(entries, { ...context, stages }))),
-    );
+    let waiting: ((() => Promise<void>) | null)[];
+    try {
+      waiting = await Promise.all(
+        wave.map((entries) => limit(() => carryOut(entries, { ...context, stages }))),
+      );
+    } catch (error) {
+      // Nothing of the wave gets recorded: what it staged must not take effect either.
+      await stages.discardAll();
+      throw error;
+    }
     // Every batch is committed, even one whose steps all failed: it may hold what they staged.
     await stages.commitAll();
     await Promise.all(waiting.map((finish) => finish && limit(finish)));

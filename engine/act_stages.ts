@@ -45,6 +45,11 @@ export class WaveStages {
     );
   }
 
+  /** Drops every batch (the wave could not be finished); never throws. */
+  async discardAll(): Promise<void> {
+    await Promise.all([...this.#stages.values()].map((stage) => stage.discard().catch(() => {})));
+  }
+
   /** Why the named client's batch did not take effect, or null when it did. */
   failure(name: string): string | null {
     return this.#failures.get(name) ?? null;

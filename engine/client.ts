@@ -121,6 +121,8 @@ export interface StagedChanges {
    * none of the batch's changes counts then. With nothing staged it does nothing.
    */
   commit(): Promise<void>;
+  /** Drops every change staged in this batch (the wave could not be finished). */
+  discard(): Promise<void>;
 }
 
 /** A failed client operation; the engine records the (entity, client) pair as failed. */

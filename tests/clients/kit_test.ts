@@ -229,6 +229,14 @@ Deno.test("adapterClient() of a committing adapter stages a batch and commits it
   assert.deepEqual(log.filter((l) => l.endsWith("commit")), ["a commit", "b commit"]);
   await client.stage!().commit();
   assert.equal(log.filter((l) => l.endsWith("commit")).length, 2, "an empty batch commits nothing");
+  await batch.commit();
+  assert.equal(log.filter((l) => l.endsWith("commit")).length, 2, "a batch commits once");
+  await assert.rejects(batch.client.blockHost!(sampleHost()), /used after its end/);
+  const dropped = client.stage!();
+  await dropped.client.blockHost!(sampleHost({ ip: "10.1.2.9" }));
+  await dropped.discard();
+  assert.deepEqual(log.slice(-2), ["a discard", "b discard"]);
+  assert.ok(![...live.get("a")!].includes("host|10.1.2.9"));
   await client.endCycle!();
   assert.deepEqual(log.slice(-2), ["a end", "b end"]);
 });

@@ -59,6 +59,10 @@ function committingClient(
     const batch: (() => void)[] = [];
     return {
       client: staging(batch),
+      discard() {
+        batch.length = 0;
+        return Promise.resolve();
+      },
       commit() {
         if (batch.length === 0) return Promise.resolve();
         const recorded = ["pc-1", "pc-2", "pc-3"].map((name) =>
