@@ -11,6 +11,7 @@
 import { ClientError } from "../engine/client.ts";
 import type { DeviceAdapter } from "./_adapter.ts";
 import { type Failure, KeyLocks } from "./_fanout.ts";
+import type { CycleSession } from "./_session.ts";
 
 /** How a committing device makes staged changes count, per device. */
 export interface DeviceCommits<D> {
@@ -24,6 +25,15 @@ export interface DeviceCommits<D> {
   discard(device: D): Promise<void>;
   /** Ends the cycle on the device (logout); a session is opened again on next use. */
   endCycle(device: D): Promise<void>;
+}
+
+/** The commits of devices that each keep a {@linkcode CycleSession} (commit, discard, logout). */
+export function sessionCommits<D, S>(sessionOf: (device: D) => CycleSession<S>): DeviceCommits<D> {
+  return {
+    commit: (device, changed) => sessionOf(device).commit(changed),
+    discard: (device) => sessionOf(device).discard(),
+    endCycle: (device) => sessionOf(device).end(),
+  };
 }
 
 /** What batches need of the adapter. */

@@ -33,6 +33,7 @@ import {
   parseDeviceList,
 } from "./_devices.ts";
 import { adapterClient, type AddressClient, type DeviceAdapter } from "./_adapter.ts";
+import { sessionCommits } from "./_batch.ts";
 import type { DeviceAnswer, Failure } from "./_fanout.ts";
 import { entryOfName, isOwned, objectName, ownershipNote } from "./_names.ts";
 import { CycleSession } from "./_session.ts";
@@ -237,11 +238,7 @@ function checkPointAdapter(server: Server, config: CheckPointConfig): DeviceAdap
       }
       return found;
     },
-    commits: {
-      commit: (s, changed) => s.session.commit(changed),
-      discard: (s) => s.session.discard(),
-      endCycle: (s) => s.session.end(),
-    },
+    commits: sessionCommits((s) => s.session),
     close: (s) => s.api.close(),
   };
 }

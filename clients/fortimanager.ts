@@ -24,6 +24,7 @@ import {
   fortiManagerSecrets,
 } from "./fortimanager_config.ts";
 import { adapterClient, type AddressClient, type DeviceAdapter } from "./_adapter.ts";
+import { sessionCommits } from "./_batch.ts";
 import type { Failure } from "./_fanout.ts";
 import { entryOfName, isOwned, objectName, ownershipNote } from "./_names.ts";
 import { CycleSession } from "./_session.ts";
@@ -126,11 +127,7 @@ function fortiManagerAdapter(
       }
       return found;
     },
-    commits: {
-      commit: (m, changed) => m.session.commit(changed),
-      discard: (m) => m.session.discard(),
-      endCycle: (m) => m.session.end(),
-    },
+    commits: sessionCommits((m) => m.session),
     close: (m) => m.api.close(),
   };
 }

@@ -132,3 +132,18 @@ export function sampleStaticIps(
 ): StaticIps {
   return { dstIps };
 }
+
+/** The default sample of every kind, as a contract harness hands them to the suite. */
+export function sampleSet(): {
+  host: Host;
+  account: Account;
+  detection: Detection;
+  staticIps: StaticIps;
+} {
+  return {
+    host: sampleHost(),
+    account: sampleAccount(),
+    detection: sampleDetection(),
+    staticIps: sampleStaticIps(),
+  };
+}

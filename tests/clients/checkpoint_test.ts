@@ -5,7 +5,6 @@ import {
   type CheckPointConfig,
   CheckPointConfigSchema,
 } from "../../clients/checkpoint.ts";
-import { ClientError } from "../../engine/client.ts";
 import { makeTestCertificates } from "../_tls.ts";
 import {
   type FakeCheckPoint,
@@ -14,7 +13,8 @@ import {
 } from "../fakes/checkpoint.ts";
 import type { FakeServer } from "../fakes/_serve.ts";
 import { type ContractHarness, type EnforcedKind, runClientContract } from "./_contract.ts";
-import { sampleAccount, sampleDetection, sampleHost, sampleStaticIps } from "./_entities.ts";
+import { sampleDetection, sampleHost, sampleSet } from "./_entities.ts";
+import { type ClientLab, clientLab, rejectsClientError } from "./_lab.ts";
 
 const PASSWORD = "cp-Pa55-9x!";
 const HTTP = { retries: 1, minRetryDelayMs: 5, maxRetryDelayMs: 20, timeoutMs: 2000 };
@@ -25,13 +25,8 @@ function parseConfig(raw: Record<string, string>): CheckPointConfig {
 }
 
 /** One fake management server and a client of it. */
-interface Lab {
+interface Lab extends ClientLab<CheckPointClient> {
   readonly server: FakeServer<FakeCheckPoint>;
-  readonly client: CheckPointClient;
-  /** The secrets the client looked up, as `service/key`. */
-  readonly lookups: string[];
-  another(): Promise<CheckPointClient>;
-  close(): Promise<void>;
 }
 
 /** Starts a fake management server and a client of it (fast task polls). */
@@ -39,7 +34,6 @@ async function startLab(
   options: { fake?: Partial<FakeCheckPointOptions>; raw?: Record<string, string> } = {},
 ): Promise<Lab> {
   const server = startFakeCheckPoint({ users: { admin: PASSWORD }, ...options.fake });
-  const lookups: string[] = [];
   const raw = {
     CHECKPOINT_HOST: "http://127.0.0.1",
     CHECKPOINT_PORT: String(server.port),
@@ -50,30 +44,9 @@ async function startLab(
   const create = async () =>
     await checkpoint.create(parseConfig(raw), {
       http: HTTP,
-      secret: (service, key) => {
-        lookups.push(`${service}/${key}`);
-        return Promise.resolve(PASSWORD);
-      },
+      secret: () => Promise.resolve(PASSWORD),
     }) as CheckPointClient;
-  const client = await create();
-  const others: CheckPointClient[] = [];
-  return {
-    server,
-    client,
-    lookups,
-    async another() {
-      const other = await create();
-      others.push(other);
-      return other;
-    },
-    async close() {
-      for (const c of [client, ...others]) {
-        await c.endCycle().catch(() => {});
-        await c.close();
-      }
-      await server.close();
-    },
-  };
+  return { server, ...await clientLab(create, () => server.close()) };
 }
 
 const PREFIX: Record<EnforcedKind, string> = {
@@ -98,12 +71,7 @@ async function checkPointHarness(): Promise<ContractHarness> {
   const fake = lab.server.fake;
   return {
     client: lab.client,
-    samples: {
-      host: sampleHost(),
-      account: sampleAccount(),
-      detection: sampleDetection(),
-      staticIps: sampleStaticIps(),
-    },
+    samples: sampleSet(),
     enforced: (kind) => Promise.resolve(installed(fake, kind)),
     vanish: (kind) =>
       Promise.resolve(fake.deleteEverywhere((name) => name.startsWith(PREFIX[kind]))),
@@ -114,17 +82,6 @@ async function checkPointHarness(): Promise<ContractHarness> {
     another: () => lab.another(),
     close: () => lab.close(),
   };
-}
-
-/** Asserts that a promise rejects with a ClientError and returns it. */
-async function rejectsClientError(promise: Promise<unknown>): Promise<ClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ClientError, `expected a ClientError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected a ClientError");
 }
 
 /** The commands the fake received, in order. */

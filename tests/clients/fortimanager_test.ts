@@ -5,7 +5,6 @@ import {
   type FortiManagerConfig,
   FortiManagerConfigSchema,
 } from "../../clients/fortimanager.ts";
-import { ClientError } from "../../engine/client.ts";
 import {
   type FakeFortiManager,
   type FakeFortiManagerOptions,
@@ -13,7 +12,8 @@ import {
 } from "../fakes/fortimanager.ts";
 import type { FakeServer } from "../fakes/_serve.ts";
 import { type EnforcedKind, runClientContract, type TwoDeviceHarness } from "./_contract.ts";
-import { sampleAccount, sampleDetection, sampleHost, sampleStaticIps } from "./_entities.ts";
+import { sampleDetection, sampleHost, sampleSet } from "./_entities.ts";
+import { type ClientLab, clientLab, rejectsClientError } from "./_lab.ts";
 
 const PASSWORD = "fmg-Pa55-4u!";
 const HTTP = { retries: 1, minRetryDelayMs: 5, maxRetryDelayMs: 20, timeoutMs: 2000 };
@@ -23,12 +23,10 @@ function parseConfig(raw: Record<string, string>): FortiManagerConfig {
 }
 
 /** Fake FortiManagers and one client of all of them. */
-interface Lab {
+interface Lab extends ClientLab<FortiManagerClient> {
   readonly servers: FakeServer<FakeFortiManager>[];
-  readonly client: FortiManagerClient;
+  /** The secrets the clients looked up, as `service/key`. */
   readonly lookups: string[];
-  another(): Promise<FortiManagerClient>;
-  close(): Promise<void>;
 }
 
 async function startLab(
@@ -54,25 +52,10 @@ async function startLab(
         return Promise.resolve(PASSWORD);
       },
     }) as FortiManagerClient;
-  const client = await create();
-  const others: FortiManagerClient[] = [];
-  return {
-    servers,
-    client,
-    lookups,
-    async another() {
-      const other = await create();
-      others.push(other);
-      return other;
-    },
-    async close() {
-      for (const c of [client, ...others]) {
-        await c.endCycle().catch(() => {});
-        await c.close();
-      }
-      for (const server of servers) await server.close();
-    },
-  };
+  const lab = await clientLab(create, async () => {
+    for (const server of servers) await server.close();
+  });
+  return { servers, lookups, ...lab };
 }
 
 const PREFIX: Record<EnforcedKind, string> = {
@@ -116,12 +99,7 @@ async function harness(count: number): Promise<TwoDeviceHarness> {
   const first = on(0);
   return {
     client: lab.client,
-    samples: {
-      host: sampleHost(),
-      account: sampleAccount(),
-      detection: sampleDetection(),
-      staticIps: sampleStaticIps(),
-    },
+    samples: sampleSet(),
     enforced: (kind) => Promise.resolve(installed(first.fake, kind)),
     enforcedOn: (device, kind) => Promise.resolve(installed(on(device).fake, kind)),
     vanish: (kind) => Promise.resolve(vanish(first.fake, kind)),
@@ -134,16 +112,6 @@ async function harness(count: number): Promise<TwoDeviceHarness> {
     another: () => lab.another(),
     close: () => lab.close(),
   };
-}
-
-async function rejectsClientError(promise: Promise<unknown>): Promise<ClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ClientError, `expected a ClientError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected a ClientError");
 }
 
 /** `method url` of each request the fake received. */

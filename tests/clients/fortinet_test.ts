@@ -22,7 +22,8 @@ import {
   runClientContract,
   type TwoDeviceHarness,
 } from "./_contract.ts";
-import { sampleAccount, sampleDetection, sampleHost, sampleStaticIps } from "./_entities.ts";
+import { sampleDetection, sampleHost, sampleSet } from "./_entities.ts";
+import { rejectsClientError } from "./_lab.ts";
 import {
   assertPreviousVersionReadBack,
   blockAsPreviousVersion,
@@ -169,12 +170,7 @@ async function fortinetHarness(count: number): Promise<TwoDeviceHarness> {
     slowSecond: (ms) => on(1).fake.stall(ms),
     another: () => lab.another(),
     client: lab.client,
-    samples: {
-      host: sampleHost(),
-      account: sampleAccount(),
-      detection: sampleDetection(),
-      staticIps: sampleStaticIps(),
-    },
+    samples: sampleSet(),
     enforced: (kind) => Promise.resolve(enforcedIn(server.fake, kind)),
     vanish: (kind) => Promise.resolve(vanishIn(server.fake, kind)),
     faults: {
@@ -183,17 +179,6 @@ async function fortinetHarness(count: number): Promise<TwoDeviceHarness> {
     },
     close: () => lab.close(),
   };
-}
-
-/** Asserts that a promise rejects with a ClientError and returns it. */
-async function rejectsClientError(promise: Promise<unknown>): Promise<ClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ClientError, `expected a ClientError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected a ClientError");
 }
 
 Deno.test("fortinet client", async (t) => {

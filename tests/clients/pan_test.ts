@@ -17,7 +17,8 @@ import {
   runClientContract,
   type TwoDeviceHarness,
 } from "./_contract.ts";
-import { sampleAccount, sampleDetection, sampleHost, sampleStaticIps } from "./_entities.ts";
+import { sampleDetection, sampleHost, sampleSet, sampleStaticIps } from "./_entities.ts";
+import { rejectsClientError } from "./_lab.ts";
 import {
   assertPreviousVersionReadBack,
   blockAsPreviousVersion,
@@ -144,12 +145,7 @@ async function panHarness(count: number): Promise<TwoDeviceHarness> {
     slowSecond: (ms) => on(1).fake.stall(ms),
     another: () => lab.another(),
     client: lab.client,
-    samples: {
-      host: sampleHost(),
-      account: sampleAccount(),
-      detection: sampleDetection(),
-      staticIps: sampleStaticIps(),
-    },
+    samples: sampleSet(),
     enforced(kind) {
       const tag = tagOf(kind);
       return Promise.resolve(tag === null ? new Set() : server.fake.taggedAnywhere(tag));
@@ -167,22 +163,6 @@ async function panHarness(count: number): Promise<TwoDeviceHarness> {
   };
 }
 
-/** Asserts that `promise` rejects with a ClientError of `operation`; returns it. */
-async function rejectsClientError(
-  promise: Promise<unknown>,
-  operation: string,
-): Promise<ClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ClientError, `expected a ClientError, got ${String(error)}`);
-    assert.equal(error.client, "pan");
-    assert.equal(error.operation, operation);
-    return error;
-  }
-  assert.fail(`${operation}() did not throw`);
-}
-
 Deno.test("pan client", async (t) => {
   await runClientContract(t, { start: startContractHarness, startTwo: () => panHarness(2) });
 
@@ -193,7 +173,10 @@ Deno.test("pan client", async (t) => {
       try {
         const [a, b] = lab.servers as [FakePanServer, FakePanServer];
         await b.down();
-        const error = await rejectsClientError(lab.client.blockHost(sampleHost()), "blockHost");
+        const error = await rejectsClientError(lab.client.blockHost(sampleHost()), {
+          client: "pan",
+          operation: "blockHost",
+        });
         assert.match(error.message, /^Cannot block host 7 \(ward-3-pc\) on pan: 10\.1\.2\.3 on /);
         assert.match(error.message, new RegExp(b.url.replace(/[.]/g, "\\.")));
         assert.deepEqual(a.fake.tagged(TAGS.host), new Set(), "a failed block must be rolled back");
@@ -217,7 +200,10 @@ Deno.test("pan client", async (t) => {
         const second = sampleDetection({ id: 2, dstIps: ["198.51.100.7", "203.0.113.9"] });
         await lab.client.blockDetection(first);
         b.fake.failAlways(503);
-        await rejectsClientError(lab.client.blockDetection(second), "blockDetection");
+        await rejectsClientError(lab.client.blockDetection(second), {
+          client: "pan",
+          operation: "blockDetection",
+        });
         assert.deepEqual(a.fake.tagged(TAGS.detection), new Set(["198.51.100.7"]));
         b.fake.failAlways(null);
         assert.deepEqual(await lab.client.blockDetection(second), ["198.51.100.7", "203.0.113.9"]);
@@ -236,7 +222,10 @@ Deno.test("pan client", async (t) => {
         const [a, b] = lab.servers as [FakePanServer, FakePanServer];
         const ids = await lab.client.blockHost(sampleHost());
         await b.down();
-        await rejectsClientError(lab.client.unblockHost(sampleHost(), ids), "unblockHost");
+        await rejectsClientError(lab.client.unblockHost(sampleHost(), ids), {
+          client: "pan",
+          operation: "unblockHost",
+        });
         assert.deepEqual(a.fake.tagged(TAGS.host), new Set());
         b.up();
         assert.deepEqual(await lab.client.unblockHost(sampleHost(), ids), ids);
@@ -261,7 +250,10 @@ Deno.test("pan client", async (t) => {
           assert.match(outcome.error ?? "", /^Cannot block static destination /);
         }
         assert.deepEqual(a.fake.tagged(TAGS.static), new Set());
-        await rejectsClientError(lab.client.listStaticIps(), "listStaticIps");
+        await rejectsClientError(lab.client.listStaticIps(), {
+          client: "pan",
+          operation: "listStaticIps",
+        });
         b.fake.failAlways(null);
         assert.deepEqual(await lab.client.listStaticIps(), []);
         const again = await lab.client.blockStaticIps(sampleStaticIps());
@@ -501,10 +493,16 @@ Deno.test("pan client", async (t) => {
     async () => {
       const lab = await startLab(1, { secrets: { username: USER, password: "wrong<pw>" } });
       try {
-        const error = await rejectsClientError(lab.client.blockHost(sampleHost()), "blockHost");
+        const error = await rejectsClientError(lab.client.blockHost(sampleHost()), {
+          client: "pan",
+          operation: "blockHost",
+        });
         assert.match(error.message, /refused the credentials \(403\)/);
         assert.ok(!error.message.includes("wrong<pw>"));
-        await rejectsClientError(lab.client.blockHost(sampleHost()), "blockHost");
+        await rejectsClientError(lab.client.blockHost(sampleHost()), {
+          client: "pan",
+          operation: "blockHost",
+        });
         assert.equal(lab.servers[0]!.fake.requests.filter((r) => r.type === "keygen").length, 2);
         assert.deepEqual(lab.secrets.stored, []);
       } finally {
@@ -532,11 +530,14 @@ Deno.test("pan client", async (t) => {
     try {
       const fake = lab.servers[0]!.fake;
       fake.xmlErrorNext("User-ID service is not running");
-      const error = await rejectsClientError(lab.client.blockHost(sampleHost()), "blockHost");
+      const error = await rejectsClientError(lab.client.blockHost(sampleHost()), {
+        client: "pan",
+        operation: "blockHost",
+      });
       assert.match(error.message, /answered status "error": User-ID service is not running/);
       assert.equal(error.status, 200);
       fake.xmlErrorNext("show command failed");
-      await rejectsClientError(lab.client.list(), "list");
+      await rejectsClientError(lab.client.list(), { client: "pan", operation: "list" });
     } finally {
       await lab.close();
     }
@@ -594,7 +595,10 @@ Deno.test("pan client", async (t) => {
       }
       const wrong = await startLab(1, { secrets: { API_Key: "not-the-key-9931" } });
       try {
-        const error = await rejectsClientError(wrong.client.blockHost(sampleHost()), "blockHost");
+        const error = await rejectsClientError(wrong.client.blockHost(sampleHost()), {
+          client: "pan",
+          operation: "blockHost",
+        });
         assert.equal(error.status, 403);
         assert.match(error.message, /refused the API key \(403\)/);
         assert.ok(!error.message.includes("not-the-key-9931"));
@@ -651,7 +655,7 @@ Deno.test("pan client", async (t) => {
       try {
         const error = await rejectsClientError(
           lab.client.blockHost(sampleHost({ ip: null })),
-          "blockHost",
+          { client: "pan", operation: "blockHost" },
         );
         assert.equal(
           error.message,
@@ -763,7 +767,10 @@ Deno.test("pan client verifies TLS by default and trusts PAN_CA_FILE", async () 
   try {
     assert.deepEqual(await trusting.blockHost(sampleHost()), ["10.1.2.3"]);
     assert.deepEqual(server.fake.tagged(TAGS.host), new Set(["10.1.2.3"]));
-    const error = await rejectsClientError(untrusting.listStaticIps(), "listStaticIps");
+    const error = await rejectsClientError(untrusting.listStaticIps(), {
+      client: "pan",
+      operation: "listStaticIps",
+    });
     assert.match(error.message, /network error/);
     assert.equal(server.fake.requests.length, 1, "the untrusted device never got a request");
   } finally {
