@@ -231,7 +231,8 @@ function checkPointAdapter(server: Server, config: CheckPointConfig): DeviceAdap
       for (const scope of scopes) {
         for (const [name, member] of await s.api.groupMembers(sid, groupOf(scope))) {
           const entry = entryOfName(scope, name);
-          if (entry !== null && member.address === entry.entry) {
+          // A member shown without its address (a terser details level) counts by its name.
+          if (entry !== null && (member.address ?? entry.entry) === entry.entry) {
             found.add(`${scope}|${entry.entry}`);
           }
         }
@@ -290,7 +291,7 @@ async function blockOne(on: GroupState, target: Target): Promise<boolean> {
   const name = String(fields.name);
   const member = members.get(name);
   if (member !== undefined) {
-    if (member.address !== target.key) throw notOurs(name, member, target);
+    if ((member.address ?? target.key) !== target.key) throw notOurs(name, member, target);
     return false;
   }
   try {

@@ -168,19 +168,35 @@ export class FmgApi {
     await this.#call("exec", "/sys/logout", "log out", { session });
   }
 
-  /** True when the FortiManager runs in workspace mode (writes need the ADOM lock). */
+  /**
+   * True when the FortiManager runs in workspace mode (writes need the ADOM lock); false,
+   * with a warning, when the setting cannot be read (a write then fails and says why).
+   */
   async workspaceMode(session: string): Promise<boolean> {
-    const { data } = await this.#call(
-      "get",
-      "/cli/global/system/global",
-      "read the workspace mode",
-      {
-        session,
-        extra: { fields: ["workspace-mode"] },
-      },
-    );
-    const mode = (data as Record<string, unknown> | undefined)?.["workspace-mode"];
-    return !(mode === 0 || mode === "disabled" || mode === "0");
+    try {
+      const { data } = await this.#call(
+        "get",
+        "/cli/global/system/global",
+        "read the workspace mode",
+        {
+          session,
+          extra: { fields: ["workspace-mode"] },
+        },
+      );
+      const mode = String((data as Record<string, unknown> | undefined)?.["workspace-mode"]);
+      if (["1", "2", "normal", "workflow"].includes(mode)) return true;
+      if (["0", "disabled"].includes(mode)) return false;
+      throw new Error(`workspace-mode is "${mode}"`);
+    } catch (error) {
+      logger.warn(
+        "Cannot read the workspace mode of {server}; working without the ADOM lock: {error}",
+        {
+          server: this.label,
+          error: error instanceof Error ? error.message : String(error),
+        },
+      );
+      return false;
+    }
   }
 
   /** `lock`, `commit` or `unlock` the ADOM's workspace. */

@@ -222,6 +222,9 @@ Deno.test("fortimanager: without the member sub-URL, var writes the member list 
       "var-host-10.1.2.3",
       "var-host-10.1.2.4",
     ]);
+    // A FortiManager that does not tell its workspace mode is worked without the lock.
+    fake.reportsSystemGlobal = false;
+    await lab.client.endCycle();
     await lab.client.unblockHost(sampleHost(), ["10.1.2.3"]);
     assert.deepEqual(fake.db.groups.get("Blocked_Vectra_IPs"), ["manual-1", "var-host-10.1.2.4"]);
     // Concurrent changes in one batch: each whole-list write starts from a fresh read.

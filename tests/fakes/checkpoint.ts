@@ -99,6 +99,8 @@ export class FakeCheckPoint extends FakeDevice<CheckPointRequest> {
   failInstallOn = new Set<string>();
   /** Tasks stay `in progress`. */
   stallTasks = false;
+  /** True: `show-group` names its members only (no addresses), as a terser server may. */
+  terseMembers = false;
   /** False: `show-gateways-and-servers` is an unknown command (an older or other server). */
   reportsInstallState = true;
   #installed = new Map<string, Map<string, Set<string>>>();
@@ -351,7 +353,7 @@ export class FakeCheckPoint extends FakeDevice<CheckPointRequest> {
       // Members at the standard details level: no comments.
       members: [...members].map((member) => {
         const object = db.objects.get(member);
-        if (object === undefined) return { name: member };
+        if (object === undefined || this.terseMembers) return { name: member };
         const { comments: _comments, ...standard } = this.#show(db, member);
         return standard;
       }),

@@ -21,7 +21,7 @@
  *   ({@linkcode FakeFortiManager.installed}); `get /pm/config/adom/<a>/_package/status`
  *   reports per device whether the package is `installed` or `modified` since.
  * - Switches: `failInstallOn` (devices whose install fails), `stallTasks`,
- *   `reportsPackageStatus`, `memberSubUrl`, and {@linkcode FakeFortiManager.expireSessions}.
+ *   `reportsPackageStatus`, `memberSubUrl`, `reportsSystemGlobal`, and {@linkcode FakeFortiManager.expireSessions}.
  *
  * @module
  */
@@ -108,6 +108,8 @@ export class FakeFortiManager extends FakeDevice<FmgRequest> {
   reportsPackageStatus = true;
   /** False: the group member sub-URL is unknown; only `update` of the group works. */
   memberSubUrl = true;
+  /** False: `/cli/global/system/global` is an unknown URL. */
+  reportsSystemGlobal = true;
   #options: FakeFortiManagerOptions;
   #adom: Adom;
   #sessions = new Map<string, string>();
@@ -220,7 +222,7 @@ export class FakeFortiManager extends FakeDevice<FmgRequest> {
       if (this.#adom.lock === session) this.#unlock();
       return undefined;
     }
-    if (method === "get" && url === "/cli/global/system/global") {
+    if (method === "get" && url === "/cli/global/system/global" && this.reportsSystemGlobal) {
       return { "workspace-mode": this.#options.workspaceMode ? 1 : 0 };
     }
     const ws = `/dvmdb/adom/${adom}/workspace/`;
