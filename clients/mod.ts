@@ -12,6 +12,7 @@ import { fortimanager } from "./fortimanager.ts";
 import { fortinet } from "./fortinet.ts";
 import type { ClientDefinition } from "./interface.ts";
 import { pan } from "./pan.ts";
+import { panCortex } from "./pan_cortex.ts";
 import { testClient } from "./test_client.ts";
 
 /** Every client var can drive, in the order `var config template` lists them. */
@@ -22,4 +23,5 @@ export const CLIENTS: readonly ClientDefinition[] = [
   pan,
   checkpoint,
   fortimanager,
+  panCortex,
 ];

@@ -1,0 +1,233 @@
+/**
+ * The Cortex XDR client (vendors/pan_cortex.md): isolates the host's endpoint through the
+ * Cortex XDR public API and releases it on unblock; the element id is the `endpoint_id`.
+ * Standard and advanced API keys; an advanced key signs every request afresh (a new nonce
+ * and timestamp, the hex SHA-256 of key, nonce and timestamp). The kit's endpoint client
+ * does the matching and follows each change on the endpoint until Cortex reports it done.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { HttpEndpoint, HttpError } from "../engine/http.ts";
+import type { SecretRef } from "../engine/secrets.ts";
+import { parseBool } from "./_config.ts";
+import { parseBaseUrl } from "./_devices.ts";
+import { type Endpoint, endpointClient, type Isolation } from "./_endpoints.ts";
+import type { Failure } from "./_fanout.ts";
+import { parseTaskTiming, taskKeys, type TaskTiming } from "./_tasks.ts";
+import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
+
+/** Secret-store service of the Cortex API key and its id. */
+export const CORTEX_SECRET_SERVICE = "Cortex";
+
+/** The parsed configuration of the Cortex XDR client. */
+export interface CortexConfig {
+  readonly baseUrl: string;
+  readonly advanced: boolean;
+  readonly verifyTls: boolean;
+  readonly caFile: string | null;
+  readonly timing: TaskTiming;
+}
+
+/** The documented keys of the Cortex XDR client. */
+export const PAN_CORTEX_KEYS: readonly ConfigKey[] = [
+  {
+    key: "PAN_CORTEX_CORTEX_URL",
+    default: "",
+    required: true,
+    help:
+      "API base URL of the tenant, `https://api-<tenant fqdn>` (Settings › API Keys › Copy URL).",
+  },
+  {
+    key: "PAN_CORTEX_CORTEX_API_TYPE",
+    default: "standard",
+    help: "Security level of the API key: standard or advanced.",
+  },
+  { key: "PAN_CORTEX_CHECK_SSL", default: "true", help: "Verify the API's TLS certificate." },
+  {
+    key: "PAN_CORTEX_CA_FILE",
+    default: "",
+    help: "PEM file of a CA to trust; empty: system roots.",
+  },
+  ...taskKeys("PAN_CORTEX", "an isolation or its release"),
+];
+
+/** Parses the raw `PAN_CORTEX_*` keys. */
+export const CortexConfigSchema: z.ZodType<CortexConfig> = z.object(
+  Object.fromEntries(PAN_CORTEX_KEYS.map(({ key, default: v }) => [key, z.string().default(v)])),
+).transform((raw, ctx): CortexConfig => {
+  const r = raw as Record<string, string>;
+  const fail = (key: string, message: string): typeof z.NEVER => {
+    ctx.addIssue({ code: "custom", path: [key], message });
+    return z.NEVER;
+  };
+  const url = (r.PAN_CORTEX_CORTEX_URL ?? "").trim();
+  if (url === "") {
+    return fail(
+      "PAN_CORTEX_CORTEX_URL",
+      "PAN_CORTEX_CORTEX_URL is empty; give the tenant's API URL",
+    );
+  }
+  const parsed = parseBaseUrl(url, "/public_api/v1");
+  if ("error" in parsed) {
+    return fail("PAN_CORTEX_CORTEX_URL", `PAN_CORTEX_CORTEX_URL ${parsed.error}`);
+  }
+  const type = (r.PAN_CORTEX_CORTEX_API_TYPE ?? "").trim();
+  if (type !== "standard" && type !== "advanced") {
+    return fail(
+      "PAN_CORTEX_CORTEX_API_TYPE",
+      `PAN_CORTEX_CORTEX_API_TYPE is "${type}"; use standard or advanced`,
+    );
+  }
+  const verifyTls = parseBool(r.PAN_CORTEX_CHECK_SSL ?? "");
+  if (verifyTls === null) {
+    return fail(
+      "PAN_CORTEX_CHECK_SSL",
+      `PAN_CORTEX_CHECK_SSL is "${r.PAN_CORTEX_CHECK_SSL}"; use true or false`,
+    );
+  }
+  const timing = parseTaskTiming(r, "PAN_CORTEX", fail);
+  if (timing === null) return z.NEVER;
+  const caFile = (r.PAN_CORTEX_CA_FILE ?? "").trim();
+  return {
+    baseUrl: parsed.baseUrl,
+    advanced: type === "advanced",
+    verifyTls,
+    caFile: caFile || null,
+    timing,
+  };
+});
+
+/** The secrets: the API key and its id, as the original named them. */
+function cortexSecrets(): SecretRef[] {
+  return [
+    { service: CORTEX_SECRET_SERVICE, key: "API_Token", description: "Cortex XDR API key" },
+    { service: CORTEX_SECRET_SERVICE, key: "Key_ID", description: "Cortex XDR API key id" },
+  ];
+}
+
+const NONCE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/** The headers of one request: a standard key as is, an advanced key signed afresh. */
+export function cortexHeaders(key: string, keyId: string, advanced: boolean, now = Date.now()) {
+  if (!advanced) return { "x-xdr-auth-id": keyId, Authorization: key };
+  const bytes = crypto.getRandomValues(new Uint8Array(64));
+  const nonce = [...bytes].map((b) => NONCE_ALPHABET[b % NONCE_ALPHABET.length]).join("");
+  const timestamp = String(Math.floor(now / 1000) * 1000);
+  const signature = createHash("sha256").update(`${key}${nonce}${timestamp}`).digest("hex");
+  return {
+    "x-xdr-auth-id": keyId,
+    "x-xdr-nonce": nonce,
+    "x-xdr-timestamp": timestamp,
+    Authorization: signature,
+  };
+}
+
+const ISOLATION: Readonly<Record<string, Isolation>> = {
+  AGENT_ISOLATED: "isolated",
+  AGENT_UNISOLATED: "not-isolated",
+  AGENT_PENDING_ISOLATION: "pending-isolation",
+  AGENT_PENDING_ISOLATION_CANCELLATION: "pending-release",
+};
+
+/** An endpoint of a `get_endpoint` reply. */
+function endpointOf(value: Record<string, unknown>): Endpoint {
+  const status = String(value.endpoint_status ?? "");
+  return {
+    id: String(value.endpoint_id ?? ""),
+    name: String(value.endpoint_name ?? ""),
+    ips: Array.isArray(value.ip) ? value.ip.map(String) : [],
+    isolation: ISOLATION[String(value.is_isolated)] ?? "unavailable",
+    connected: status === "" ? null : status === "CONNECTED",
+  };
+}
+
+/** Creates the client: reads the key and its id, and opens the API endpoint. */
+async function createCortexClient(config: CortexConfig, context: ClientContext) {
+  const key = await context.secret(CORTEX_SECRET_SERVICE, "API_Token");
+  const keyId = await context.secret(CORTEX_SECRET_SERVICE, "Key_ID");
+  const label = new URL(config.baseUrl).host;
+  const http = new HttpEndpoint({
+    ...context.http,
+    system: `pan_cortex ${label}`,
+    baseUrl: `${config.baseUrl}/public_api/v1`,
+    verifyTls: config.verifyTls,
+    ...(config.caFile !== null ? { caFile: config.caFile } : {}),
+    headers: () => cortexHeaders(key, keyId, config.advanced),
+  });
+  const call = async (path: string, data: Record<string, unknown>, what: string) => {
+    try {
+      const response = await http.request("POST", path, {
+        json: { request_data: data },
+        retry: path.endsWith("get_endpoint/"),
+        ...(context.signal ? { signal: context.signal } : {}),
+      });
+      return (response.json<{ reply?: Record<string, unknown> }>().reply ?? {}) as Record<
+        string,
+        unknown
+      >;
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      const hint = error instanceof HttpError && (error.status === 401 || error.status === 403)
+        ? `; check the secrets ${CORTEX_SECRET_SERVICE}/API_Token and Key_ID, PAN_CORTEX_CORTEX_API_TYPE, and the key's role (Action Center edit, Endpoint Administration view)`
+        : "";
+      throw new Error(`cannot ${what}: ${detail}${hint}`, { cause: error });
+    }
+  };
+  const find = async (field: string, value: string) => {
+    const reply = await call("/endpoints/get_endpoint/", {
+      search_from: 0,
+      search_to: 100,
+      sort: { field: "endpoint_id", keyword: "ASC" },
+      filters: [{ field, operator: "in", value: [value] }],
+    }, `look up endpoints by ${field}`);
+    const endpoints = Array.isArray(reply.endpoints)
+      ? reply.endpoints as Record<string, unknown>[]
+      : [];
+    return endpoints.map(endpointOf);
+  };
+  const failureOf = (error: unknown): Failure => ({
+    message: error instanceof Error ? error.message : String(error),
+    status: error instanceof Error && error.cause instanceof HttpError ? error.cause.status : null,
+  });
+  return endpointClient({
+    name: "pan_cortex",
+    tagName: "Cortex Client",
+    routingKey: "cortex",
+    label,
+    timing: config.timing,
+    byIp: (ip) => find("ip_list", ip),
+    byName: (name) => find("hostname", name),
+    get: async (id) => (await find("endpoint_id_list", id))[0] ?? null,
+    async isolate(endpoint) {
+      await call(
+        "/endpoints/isolate/",
+        { endpoint_id: endpoint.id },
+        `isolate endpoint ${endpoint.id}`,
+      );
+    },
+    async release(endpoint) {
+      await call(
+        "/endpoints/unisolate/",
+        { endpoint_id: endpoint.id },
+        `release endpoint ${endpoint.id}`,
+      );
+    },
+    failureOf,
+    close: () => http.close(),
+  });
+}
+
+/** The Cortex XDR client definition. */
+export const panCortex = {
+  name: "pan_cortex",
+  aliases: ["cortex"],
+  tagName: "Cortex Client",
+  routingKey: "cortex",
+  keys: PAN_CORTEX_KEYS,
+  configSchema: CortexConfigSchema,
+  secrets: cortexSecrets,
+  create: createCortexClient,
+} satisfies ClientDefinition<CortexConfig>;

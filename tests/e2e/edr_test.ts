@@ -1,0 +1,118 @@
+/**
+ * Issue 30 end to end: the fake brain (API v2.5, token) and a fake EDR; `main.ts run`
+ * under `deno run -P` isolates the endpoint of a tagged host once the product reports it
+ * isolated, records the endpoint id, and releases it when the tag goes.
+ */
+
+import assert from "node:assert/strict";
+import { startFakeBrain } from "../../demo/brain.ts";
+import { seed } from "../../demo/seed.ts";
+import { secretFileName } from "../../engine/secrets.ts";
+import { startFakeCortex } from "../fakes/cortex.ts";
+import { runVar } from "./_harness.ts";
+
+/** One EDR as the scenario drives it. */
+interface Edr {
+  readonly tagName: string;
+  readonly env: readonly string[];
+  /** Secrets: service, key, value. */
+  readonly secrets: readonly (readonly [string, string, string])[];
+  /** The endpoint ids the EDR holds isolated. */
+  isolated(): string[];
+  close(): Promise<void>;
+}
+
+function cortex(): Edr {
+  const server = startFakeCortex({
+    keyId: "17",
+    key: "cortex-e2e-key",
+    endpoints: [
+      {
+        endpoint_id: "e-0003",
+        endpoint_name: "ward-3-pc",
+        ip: ["10.1.2.3"],
+        endpoint_status: "CONNECTED",
+        is_isolated: "AGENT_UNISOLATED",
+      },
+      {
+        endpoint_id: "e-0004",
+        endpoint_name: "ward-4-pc",
+        ip: ["10.1.2.4"],
+        endpoint_status: "CONNECTED",
+        is_isolated: "AGENT_UNISOLATED",
+      },
+    ],
+  });
+  return {
+    tagName: "Cortex Client",
+    env: [
+      "THIRD_PARTY_CLIENTS=cortex",
+      `PAN_CORTEX_CORTEX_URL=${server.url}`,
+      "PAN_CORTEX_CORTEX_API_TYPE=advanced",
+      "PAN_CORTEX_TASK_POLL_SECONDS=0.01",
+    ],
+    secrets: [["Cortex", "API_Token", "cortex-e2e-key"], ["Cortex", "Key_ID", "17"]],
+    isolated: () =>
+      [...server.fake.endpoints.values()].filter((e) => e.is_isolated === "AGENT_ISOLATED")
+        .map((e) => e.endpoint_id),
+    close: () => server.close(),
+  };
+}
+
+for (const [name, start, id] of [["Cortex XDR", cortex, "e-0003"]] as const) {
+  Deno.test(`var run isolates and releases a host's endpoint through ${name}`, async () => {
+    await using brain = await startFakeBrain({
+      apiVersion: "2.5",
+      seed: seed()
+        .host({ name: "ward-3-pc", ip: "10.1.2.3", tags: ["vectra_host_block"] })
+        .host({ name: "ward-4-pc", ip: "10.1.2.4" }),
+    });
+    const edr = start();
+    const dir = await Deno.makeTempDir({ prefix: "var_e2e_edr_" });
+    try {
+      const secrets = `${dir}/secrets`;
+      await Deno.mkdir(secrets);
+      for (const [service, key, value] of edr.secrets) {
+        await Deno.writeTextFile(`${secrets}/${secretFileName(service, key)}`, `${value}\n`);
+      }
+      await Deno.writeTextFile(
+        `${secrets}/${secretFileName(brain.url, "Token")}`,
+        `${brain.credentials.token ?? ""}\n`,
+      );
+      const env = [
+        `COGNITO_URL=${brain.url}`,
+        "AUTH=TOKEN",
+        "VECTRA_API_VERSION=2.5",
+        "BLOCK_HOST_URGENCY=",
+        "BLOCK_HOST_GROUP_NAME=",
+        "NO_BLOCK_HOST_GROUP_NAME=",
+        "BLOCK_TYPES=host",
+        ...edr.env,
+        "HEALTH_LISTEN=",
+      ].join("\n");
+      await Deno.writeTextFile(`${dir}/var.env`, `${env}\n`);
+      const run = async () => {
+        const result = await runVar(`${dir}/var.env`, secrets, { json: false });
+        assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+      };
+
+      await run();
+      assert.deepEqual(edr.isolated(), [id]);
+      assert.deepEqual(brain.tags("host", "ward-3-pc"), [
+        "vectra_host_block",
+        "VAR Host Blocked",
+        `VAR ID:${edr.tagName}:${id}`,
+      ]);
+      assert.deepEqual(brain.tags("host", "ward-4-pc"), []);
+
+      brain.setTags("host", "ward-3-pc", brain.tags("host", "ward-3-pc").slice(1));
+      await run();
+      assert.deepEqual(edr.isolated(), []);
+      assert.deepEqual(brain.tags("host", "ward-3-pc"), []);
+      assert.match(brain.notes("host", "ward-3-pc").at(-1)?.note ?? "", /^VAR: Unblocked on /);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await edr.close();
+    }
+  });
+}
