@@ -224,3 +224,55 @@ export function secretsPer(
 ): SecretRef[] {
   return [...new Set(values)].map(ref);
 }
+
+/** A cloud API reached at one base URL: its URL and TLS settings as configured. */
+export interface ApiEndpointConfig {
+  readonly baseUrl: string;
+  readonly verifyTls: boolean;
+  readonly caFile: string | null;
+}
+
+/** The keys of a cloud API: `<urlKey>` (required), `<PREFIX>_CHECK_SSL`, `<PREFIX>_CA_FILE`. */
+export function apiUrlKeys(prefix: string, urlKey: string, urlHelp: string): ConfigKey[] {
+  return [
+    { key: urlKey, default: "", required: true, help: urlHelp },
+    {
+      key: `${prefix}_CHECK_SSL`,
+      default: "true",
+      help: "Verify the API's TLS certificate (true/false).",
+    },
+    {
+      key: `${prefix}_CA_FILE`,
+      default: "",
+      help: "PEM file of a CA to trust; empty: system roots.",
+    },
+  ];
+}
+
+/** Parses the keys of {@linkcode apiUrlKeys}; each problem reported through `fail`. */
+export function parseApiUrl(
+  raw: Readonly<Record<string, string>>,
+  prefix: string,
+  urlKey: string,
+  apiPath: string,
+  fail: (key: string, message: string) => void,
+): ApiEndpointConfig | null {
+  const url = (raw[urlKey] ?? "").trim();
+  if (url === "") {
+    fail(urlKey, `${urlKey} is empty; give the API URL`);
+    return null;
+  }
+  const parsed = parseBaseUrl(url, apiPath);
+  if ("error" in parsed) {
+    fail(urlKey, `${urlKey} ${parsed.error}`);
+    return null;
+  }
+  const checkKey = `${prefix}_CHECK_SSL`;
+  const verifyTls = parseBool(raw[checkKey] ?? "true");
+  if (verifyTls === null) {
+    fail(checkKey, `${checkKey} is "${raw[checkKey]}"; use true or false`);
+    return null;
+  }
+  const caFile = (raw[`${prefix}_CA_FILE`] ?? "").trim();
+  return { baseUrl: parsed.baseUrl, verifyTls, caFile: caFile === "" ? null : caFile };
+}

@@ -50,6 +50,12 @@ export interface EndpointAdapter {
   readonly label: string;
   /** How long a change may take to be confirmed, and how often it is polled. */
   readonly timing: TaskTiming;
+  /**
+   * True when `release` also cancels an isolation that is still pending (the agent is
+   * offline): var then cancels the isolation it asked for when it is not confirmed in time,
+   * and releases a pending one on unblock. False: a pending isolation cannot be touched.
+   */
+  readonly cancelsPending: boolean;
   /** The endpoints that report the address (the product's filter; the kit checks it). */
   byIp(ip: string): Promise<Endpoint[]>;
   /** The endpoints with a name (the product's filter; the kit checks it). */
@@ -150,6 +156,18 @@ export function endpointClient(adapter: EndpointAdapter): ResponseClient {
           );
         }
         await adapter.isolate(endpoint);
+        try {
+          await follow("blockHost", endpoint, (e) => e?.isolation === "isolated", "The isolation");
+        } catch (error) {
+          // Not confirmed: take back the request var made, where the product can.
+          if (!adapter.cancelsPending) throw error;
+          await adapter.release(endpoint).catch(() => {});
+          throw fail(
+            "blockHost",
+            `${(error as Error).message}; var cancelled the isolation it asked for`,
+          );
+        }
+        return [endpoint.id];
       }
       await follow("blockHost", endpoint, (e) => e?.isolation === "isolated", "The isolation");
       return [endpoint.id];
@@ -169,12 +187,15 @@ export function endpointClient(adapter: EndpointAdapter): ResponseClient {
     for (const id of new Set(recorded)) {
       try {
         const endpoint = await adapter.get(id);
-        if (endpoint !== null && endpoint.isolation === "pending-isolation") {
+        const pending = endpoint?.isolation === "pending-isolation";
+        if (pending && !adapter.cancelsPending) {
           throw new Error(
-            `its isolation is still pending (the agent is not connected); var releases it once isolated`,
+            `its isolation is still pending (the agent is not connected) and ${adapter.label} cannot cancel it; var releases it once isolated`,
           );
         }
-        if (endpoint !== null && endpoint.isolation === "isolated") await adapter.release(endpoint);
+        if (endpoint !== null && (endpoint.isolation === "isolated" || pending)) {
+          await adapter.release(endpoint);
+        }
         if (
           endpoint !== null && endpoint.isolation !== "not-isolated" &&
           endpoint.isolation !== "unavailable"

@@ -14,12 +14,12 @@ export interface TaskTiming {
   readonly pollMs: number;
 }
 
-/** The two task keys of a vendor. */
-export function taskKeys(prefix: string, what: string): ConfigKey[] {
+/** The two task keys of a vendor; `timeoutSeconds` is the default deadline. */
+export function taskKeys(prefix: string, what: string, timeoutSeconds = 600): ConfigKey[] {
   return [
     {
       key: `${prefix}_TASK_TIMEOUT_SECONDS`,
-      default: "600",
+      default: String(timeoutSeconds),
       help:
         `Longest wait for ${what} task (1 to 3600); past it the batch fails and the next cycle retries.`,
     },

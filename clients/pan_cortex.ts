@@ -12,8 +12,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { HttpEndpoint, HttpError } from "../engine/http.ts";
 import type { SecretRef } from "../engine/secrets.ts";
-import { parseBool } from "./_config.ts";
-import { parseBaseUrl } from "./_devices.ts";
+import { type ApiEndpointConfig, apiUrlKeys, parseApiUrl } from "./_devices.ts";
 import { type Endpoint, endpointClient, type Isolation } from "./_endpoints.ts";
 import type { Failure } from "./_fanout.ts";
 import { parseTaskTiming, taskKeys, type TaskTiming } from "./_tasks.ts";
@@ -23,35 +22,25 @@ import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts"
 export const CORTEX_SECRET_SERVICE = "Cortex";
 
 /** The parsed configuration of the Cortex XDR client. */
-export interface CortexConfig {
-  readonly baseUrl: string;
+export interface CortexConfig extends ApiEndpointConfig {
   readonly advanced: boolean;
-  readonly verifyTls: boolean;
-  readonly caFile: string | null;
   readonly timing: TaskTiming;
 }
 
 /** The documented keys of the Cortex XDR client. */
 export const PAN_CORTEX_KEYS: readonly ConfigKey[] = [
-  {
-    key: "PAN_CORTEX_CORTEX_URL",
-    default: "",
-    required: true,
-    help:
-      "API base URL of the tenant, `https://api-<tenant fqdn>` (Settings › API Keys › Copy URL).",
-  },
+  ...apiUrlKeys(
+    "PAN_CORTEX",
+    "PAN_CORTEX_CORTEX_URL",
+    "API base URL of the tenant, `https://api-<tenant fqdn>` (Settings › API Keys › Copy URL).",
+  ).slice(0, 1),
   {
     key: "PAN_CORTEX_CORTEX_API_TYPE",
     default: "standard",
     help: "Security level of the API key: standard or advanced.",
   },
-  { key: "PAN_CORTEX_CHECK_SSL", default: "true", help: "Verify the API's TLS certificate." },
-  {
-    key: "PAN_CORTEX_CA_FILE",
-    default: "",
-    help: "PEM file of a CA to trust; empty: system roots.",
-  },
-  ...taskKeys("PAN_CORTEX", "an isolation or its release"),
+  ...apiUrlKeys("PAN_CORTEX", "PAN_CORTEX_CORTEX_URL", "").slice(1),
+  ...taskKeys("PAN_CORTEX", "an isolation or its release", 180),
 ];
 
 /** Parses the raw `PAN_CORTEX_*` keys. */
@@ -63,17 +52,8 @@ export const CortexConfigSchema: z.ZodType<CortexConfig> = z.object(
     ctx.addIssue({ code: "custom", path: [key], message });
     return z.NEVER;
   };
-  const url = (r.PAN_CORTEX_CORTEX_URL ?? "").trim();
-  if (url === "") {
-    return fail(
-      "PAN_CORTEX_CORTEX_URL",
-      "PAN_CORTEX_CORTEX_URL is empty; give the tenant's API URL",
-    );
-  }
-  const parsed = parseBaseUrl(url, "/public_api/v1");
-  if ("error" in parsed) {
-    return fail("PAN_CORTEX_CORTEX_URL", `PAN_CORTEX_CORTEX_URL ${parsed.error}`);
-  }
+  const api = parseApiUrl(r, "PAN_CORTEX", "PAN_CORTEX_CORTEX_URL", "/public_api/v1", fail);
+  if (api === null) return z.NEVER;
   const type = (r.PAN_CORTEX_CORTEX_API_TYPE ?? "").trim();
   if (type !== "standard" && type !== "advanced") {
     return fail(
@@ -81,23 +61,9 @@ export const CortexConfigSchema: z.ZodType<CortexConfig> = z.object(
       `PAN_CORTEX_CORTEX_API_TYPE is "${type}"; use standard or advanced`,
     );
   }
-  const verifyTls = parseBool(r.PAN_CORTEX_CHECK_SSL ?? "");
-  if (verifyTls === null) {
-    return fail(
-      "PAN_CORTEX_CHECK_SSL",
-      `PAN_CORTEX_CHECK_SSL is "${r.PAN_CORTEX_CHECK_SSL}"; use true or false`,
-    );
-  }
   const timing = parseTaskTiming(r, "PAN_CORTEX", fail);
   if (timing === null) return z.NEVER;
-  const caFile = (r.PAN_CORTEX_CA_FILE ?? "").trim();
-  return {
-    baseUrl: parsed.baseUrl,
-    advanced: type === "advanced",
-    verifyTls,
-    caFile: caFile || null,
-    timing,
-  };
+  return { ...api, advanced: type === "advanced", timing };
 });
 
 /** The secrets: the API key and its id, as the original named them. */
@@ -198,6 +164,7 @@ async function createCortexClient(config: CortexConfig, context: ClientContext) 
     routingKey: "cortex",
     label,
     timing: config.timing,
+    cancelsPending: false,
     byIp: (ip) => find("ip_list", ip),
     byName: (name) => find("hostname", name),
     get: async (id) => (await find("endpoint_id_list", id))[0] ?? null,
