@@ -136,11 +136,12 @@ export class FakeAmp extends FakeDevice<AmpRequest> {
     const names = params.getAll("hostname[]");
     const found = [...this.computers.values()].filter((c) =>
       (ip === null || c.internal_ips.includes(ip)) &&
-      (names.length === 0 || names.some((n) =>
-        this.partialHostnames
-          ? c.hostname.toLowerCase().includes(n.toLowerCase())
-          : c.hostname.toLowerCase() === n.toLowerCase()
-      ))
+      (names.length === 0 ||
+        names.some((n) =>
+          this.partialHostnames
+            ? c.hostname.toLowerCase().includes(n.toLowerCase())
+            : c.hostname.toLowerCase() === n.toLowerCase()
+        ))
     );
     return {
       metadata: { results: { total: found.length, current_item_count: found.length } },
