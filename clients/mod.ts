@@ -7,6 +7,7 @@
  */
 
 import { checkpoint } from "./checkpoint.ts";
+import { ciscoAmp } from "./cisco_amp.ts";
 import { externalCall } from "./external_call.ts";
 import { fortimanager } from "./fortimanager.ts";
 import { fortinet } from "./fortinet.ts";
@@ -24,4 +25,5 @@ export const CLIENTS: readonly ClientDefinition[] = [
   checkpoint,
   fortimanager,
   panCortex,
+  ciscoAmp,
 ];

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { startFakeBrain } from "../../demo/brain.ts";
 import { seed } from "../../demo/seed.ts";
 import { secretFileName } from "../../engine/secrets.ts";
+import { startFakeAmp } from "../fakes/cisco_amp.ts";
 import { startFakeCortex } from "../fakes/cortex.ts";
 import { runVar } from "./_harness.ts";
 
@@ -59,7 +60,43 @@ function cortex(): Edr {
   };
 }
 
-for (const [name, start, id] of [["Cortex XDR", cortex, "e-0003"]] as const) {
+function secureEndpoint(): Edr {
+  const computer = (guid: string, hostname: string, ip: string) => ({
+    connector_guid: guid,
+    hostname,
+    internal_ips: [ip],
+    online: true,
+    isolation: { available: true, status: "not_isolated" as const },
+  });
+  const server = startFakeAmp({
+    clientId: "amp-e2e-id",
+    apiKey: "amp-e2e-key",
+    computers: [
+      computer("guid-3", "WARD-3-PC", "10.1.2.3"),
+      computer("guid-4", "WARD-4-PC", "10.1.2.4"),
+    ],
+  });
+  return {
+    tagName: "AMP Client",
+    env: [
+      "THIRD_PARTY_CLIENTS=amp",
+      `CISCO_AMP_URL=${server.url}`,
+      "CISCO_AMP_TASK_POLL_SECONDS=0.01",
+    ],
+    secrets: [["Cisco_Amp", "Client_ID", "amp-e2e-id"], ["Cisco_Amp", "API_Key", "amp-e2e-key"]],
+    isolated: () =>
+      [...server.fake.computers.values()].filter((c) => c.isolation.status === "isolated")
+        .map((c) => c.connector_guid),
+    close: () => server.close(),
+  };
+}
+
+for (
+  const [name, start, id] of [
+    ["Cortex XDR", cortex, "e-0003"],
+    ["Cisco Secure Endpoint", secureEndpoint, "guid-3"],
+  ] as const
+) {
   Deno.test(`var run isolates and releases a host's endpoint through ${name}`, async () => {
     await using brain = await startFakeBrain({
       apiVersion: "2.5",
