@@ -1,10 +1,14 @@
 /**
  * Parsing helpers the vendor clients share for their `var.env` keys: comma-separated
- * lists, booleans, and per-device values aligned with a list of devices. Private to
- * `clients/`.
+ * lists, booleans, per-device values aligned with a list of devices, the zod schema of a
+ * client's keys, and the secrets of one service. Private to `clients/`.
  *
  * @module
  */
+
+import { z } from "zod";
+import type { SecretRef } from "../engine/secrets.ts";
+import type { ConfigKey } from "./interface.ts";
 
 /** Splits a comma-separated list, trimming each value. */
 export function splitList(text: string): string[] {
@@ -45,4 +49,34 @@ export function alignedValues(text: string, count: number, keys: AlignedKeys): s
   if (values.length === 1) return Array.from({ length: count }, () => values[0] ?? "");
   if (values.length === count) return values;
   return `${keys.key} has ${values.length} values but ${keys.listKey} has ${count}; give one value for all ${keys.devices} or one per ${keys.device}`;
+}
+
+/**
+ * The zod schema of a client's keys: every key a string with its default, handed to
+ * `parse` with `fail(key, message)` to report each problem (the key first in the issue's
+ * path); `parse` returns the configuration, or null once it reported why not.
+ */
+export function keysSchema<C>(
+  keys: readonly ConfigKey[],
+  parse: (
+    raw: Readonly<Record<string, string>>,
+    fail: (key: string, message: string) => void,
+  ) => C | null,
+): z.ZodType<C> {
+  return z.object(
+    Object.fromEntries(keys.map(({ key, default: value }) => [key, z.string().default(value)])),
+  ).transform((raw, ctx): C => {
+    const fail = (key: string, message: string) => {
+      ctx.addIssue({ code: "custom", path: [key], message });
+    };
+    return parse(raw as Record<string, string>, fail) ?? z.NEVER;
+  });
+}
+
+/** The secrets of one service: key → what it is. */
+export function serviceSecrets(
+  service: string,
+  keys: Readonly<Record<string, string>>,
+): SecretRef[] {
+  return Object.entries(keys).map(([key, description]) => ({ service, key, description }));
 }

@@ -15,6 +15,7 @@
  */
 
 import { ClientError, type Operation, type ResponseClient } from "../engine/client.ts";
+import { HttpError } from "../engine/http.ts";
 import { singleHostAddress } from "../engine/ip.ts";
 import type { Host } from "../engine/model.ts";
 import type { Failure } from "./_fanout.ts";
@@ -28,7 +29,9 @@ export type Isolation =
   | "not-isolated"
   | "pending-release"
   /** The product cannot isolate this endpoint (no agent capability, a server type). */
-  | "unavailable";
+  | "unavailable"
+  /** The product does not say; its isolate and release jobs confirm each change. */
+  | "unknown";
 
 /** One endpoint as the EDR reports it. */
 export interface Endpoint {
@@ -62,13 +65,32 @@ export interface EndpointAdapter {
   byName(name: string): Promise<Endpoint[]>;
   /** One endpoint by id, or null when the product no longer knows it. */
   get(id: string): Promise<Endpoint | null>;
-  /** Asks for the endpoint's isolation; resolves once the product accepted the request. */
-  isolate(endpoint: Endpoint): Promise<void>;
-  /** Asks for the end of the endpoint's isolation. */
-  release(endpoint: Endpoint): Promise<void>;
+  /**
+   * Asks for the endpoint's isolation; resolves once the product accepted the request, or
+   * with `"confirmed"` once the product reported it done (a job that finished).
+   */
+  isolate(endpoint: Endpoint): Promise<void | "confirmed">;
+  /** Asks for the end of the endpoint's isolation; as `isolate`. */
+  release(endpoint: Endpoint): Promise<void | "confirmed">;
   /** An error as a failure. */
   failureOf(error: unknown): Failure;
   close(): void;
+}
+
+/**
+ * A vendor error as a failure: its message, and the HTTP status of the `HttpError` that
+ * caused it, if any.
+ */
+export function failureOfCause(error: unknown): Failure {
+  const cause = error instanceof Error ? error.cause : undefined;
+  return {
+    message: error instanceof Error ? error.message : String(error),
+    status: cause instanceof HttpError
+      ? cause.status
+      : error instanceof HttpError
+      ? error.status
+      : null,
+  };
 }
 
 /** True when two host names name one host: equal ignoring case, or one the other's first label. */
@@ -148,28 +170,30 @@ export function endpointClient(adapter: EndpointAdapter): ResponseClient {
           `Cannot block ${what} with ${name}: ${adapter.label} cannot isolate endpoint ${endpoint.id} (${endpoint.name})`,
         );
       }
-      if (endpoint.isolation === "not-isolated" || endpoint.isolation === "pending-release") {
-        if (endpoint.connected === false) {
-          throw fail(
-            "blockHost",
-            `Cannot block ${what} with ${name}: endpoint ${endpoint.id} (${endpoint.name}) is not connected, so its isolation would only be queued; the next cycle tries again`,
-          );
-        }
-        await adapter.isolate(endpoint);
-        try {
-          await follow("blockHost", endpoint, (e) => e?.isolation === "isolated", "The isolation");
-        } catch (error) {
-          // Not confirmed: take back the request var made, where the product can.
-          if (!adapter.cancelsPending) throw error;
-          await adapter.release(endpoint).catch(() => {});
-          throw fail(
-            "blockHost",
-            `${(error as Error).message}; var cancelled the isolation it asked for`,
-          );
-        }
+      const isolated = (e: Endpoint | null) => e?.isolation === "isolated";
+      if (endpoint.isolation === "isolated") return [endpoint.id];
+      if (endpoint.isolation === "pending-isolation") {
+        await follow("blockHost", endpoint, isolated, "The isolation");
         return [endpoint.id];
       }
-      await follow("blockHost", endpoint, (e) => e?.isolation === "isolated", "The isolation");
+      if (endpoint.connected === false) {
+        throw fail(
+          "blockHost",
+          `Cannot block ${what} with ${name}: endpoint ${endpoint.id} (${endpoint.name}) is not connected, so its isolation would only be queued; the next cycle tries again`,
+        );
+      }
+      if (await adapter.isolate(endpoint) === "confirmed") return [endpoint.id];
+      try {
+        await follow("blockHost", endpoint, isolated, "The isolation");
+      } catch (error) {
+        // Not confirmed: take back the request var made, where the product can.
+        if (!adapter.cancelsPending) throw error;
+        await adapter.release(endpoint).catch(() => {});
+        throw fail(
+          "blockHost",
+          `${(error as Error).message}; var cancelled the isolation it asked for`,
+        );
+      }
       return [endpoint.id];
     } catch (error) {
       if (error instanceof ClientError) throw error;
@@ -193,19 +217,13 @@ export function endpointClient(adapter: EndpointAdapter): ResponseClient {
             `its isolation is still pending (the agent is not connected) and ${adapter.label} cannot cancel it; var releases it once isolated`,
           );
         }
-        if (endpoint !== null && (endpoint.isolation === "isolated" || pending)) {
-          await adapter.release(endpoint);
-        }
-        if (
-          endpoint !== null && endpoint.isolation !== "not-isolated" &&
-          endpoint.isolation !== "unavailable"
-        ) {
-          await follow(
-            "unblockHost",
-            endpoint,
-            (e) => e === null || e.isolation === "not-isolated",
-            "The release",
-          );
+        const state = endpoint?.isolation ?? "not-isolated";
+        if (endpoint !== null && state !== "not-isolated" && state !== "unavailable") {
+          const asked = state === "pending-release" ? undefined : await adapter.release(endpoint);
+          if (asked !== "confirmed") {
+            const released = (e: Endpoint | null) => e === null || e.isolation === "not-isolated";
+            await follow("unblockHost", endpoint, released, "The release");
+          }
         }
         confirmed.push(id);
       } catch (error) {

@@ -9,12 +9,12 @@
  * @module
  */
 
-import { z } from "zod";
+import type { z } from "zod";
 import { HttpEndpoint, HttpError } from "../engine/http.ts";
 import type { SecretRef } from "../engine/secrets.ts";
+import { keysSchema, serviceSecrets } from "./_config.ts";
 import { type ApiEndpointConfig, apiUrlKeys, parseApiUrl } from "./_devices.ts";
-import { type Endpoint, endpointClient, type Isolation } from "./_endpoints.ts";
-import type { Failure } from "./_fanout.ts";
+import { type Endpoint, endpointClient, failureOfCause, type Isolation } from "./_endpoints.ts";
 import { parseTaskTiming, taskKeys, type TaskTiming } from "./_tasks.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
 
@@ -37,24 +37,18 @@ export const CISCO_AMP_KEYS: readonly ConfigKey[] = [
 ];
 
 /** Parses the raw `CISCO_AMP_*` keys. */
-export const AmpConfigSchema: z.ZodType<AmpConfig> = z.object(
-  Object.fromEntries(CISCO_AMP_KEYS.map(({ key, default: v }) => [key, z.string().default(v)])),
-).transform((raw, ctx): AmpConfig => {
-  const r = raw as Record<string, string>;
-  const fail = (key: string, message: string) => {
-    ctx.addIssue({ code: "custom", path: [key], message });
-  };
+export const AmpConfigSchema: z.ZodType<AmpConfig> = keysSchema(CISCO_AMP_KEYS, (r, fail) => {
   const api = parseApiUrl(r, "CISCO_AMP", "CISCO_AMP_URL", "/v1", fail);
   const timing = parseTaskTiming(r, "CISCO_AMP", fail);
-  return api === null || timing === null ? z.NEVER : { ...api, timing };
+  return api === null || timing === null ? null : { ...api, timing };
 });
 
 /** The secrets: the API client id and key, as the original named them. */
 function ampSecrets(): SecretRef[] {
-  return [
-    { service: AMP_SECRET_SERVICE, key: "Client_ID", description: "Secure Endpoint API client id" },
-    { service: AMP_SECRET_SERVICE, key: "API_Key", description: "Secure Endpoint API key" },
-  ];
+  return serviceSecrets(AMP_SECRET_SERVICE, {
+    Client_ID: "Secure Endpoint API client id",
+    API_Key: "Secure Endpoint API key",
+  });
 }
 
 const ISOLATION: Readonly<Record<string, Isolation>> = {
@@ -121,10 +115,6 @@ async function createAmpClient(config: AmpConfig, context: ClientContext) {
     const data = await call("GET", "/computers", what, { query });
     return (Array.isArray(data) ? data as Record<string, unknown>[] : []).map((c) => endpointOf(c));
   };
-  const failureOf = (error: unknown): Failure => ({
-    message: error instanceof Error ? error.message : String(error),
-    status: error instanceof Error && error.cause instanceof HttpError ? error.cause.status : null,
-  });
   const sub = (id: string) => `/computers/${encodeURIComponent(id)}`;
   return endpointClient({
     name: "cisco_amp",
@@ -155,7 +145,7 @@ async function createAmpClient(config: AmpConfig, context: ClientContext) {
         accept: [409],
       });
     },
-    failureOf,
+    failureOf: failureOfCause,
     close: () => http.close(),
   });
 }

@@ -11,6 +11,7 @@ import { ciscoAmp } from "./cisco_amp.ts";
 import { externalCall } from "./external_call.ts";
 import { fortimanager } from "./fortimanager.ts";
 import { fortinet } from "./fortinet.ts";
+import { harmony } from "./harmony.ts";
 import type { ClientDefinition } from "./interface.ts";
 import { pan } from "./pan.ts";
 import { panCortex } from "./pan_cortex.ts";
@@ -26,4 +27,5 @@ export const CLIENTS: readonly ClientDefinition[] = [
   fortimanager,
   panCortex,
   ciscoAmp,
+  harmony,
 ];

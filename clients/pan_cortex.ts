@@ -9,12 +9,12 @@
  */
 
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import type { z } from "zod";
 import { HttpEndpoint, HttpError } from "../engine/http.ts";
 import type { SecretRef } from "../engine/secrets.ts";
+import { keysSchema, serviceSecrets } from "./_config.ts";
 import { type ApiEndpointConfig, apiUrlKeys, parseApiUrl } from "./_devices.ts";
-import { type Endpoint, endpointClient, type Isolation } from "./_endpoints.ts";
-import type { Failure } from "./_fanout.ts";
+import { type Endpoint, endpointClient, failureOfCause, type Isolation } from "./_endpoints.ts";
 import { parseTaskTiming, taskKeys, type TaskTiming } from "./_tasks.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
 
@@ -44,34 +44,31 @@ export const PAN_CORTEX_KEYS: readonly ConfigKey[] = [
 ];
 
 /** Parses the raw `PAN_CORTEX_*` keys. */
-export const CortexConfigSchema: z.ZodType<CortexConfig> = z.object(
-  Object.fromEntries(PAN_CORTEX_KEYS.map(({ key, default: v }) => [key, z.string().default(v)])),
-).transform((raw, ctx): CortexConfig => {
-  const r = raw as Record<string, string>;
-  const fail = (key: string, message: string): typeof z.NEVER => {
-    ctx.addIssue({ code: "custom", path: [key], message });
-    return z.NEVER;
-  };
-  const api = parseApiUrl(r, "PAN_CORTEX", "PAN_CORTEX_CORTEX_URL", "/public_api/v1", fail);
-  if (api === null) return z.NEVER;
-  const type = (r.PAN_CORTEX_CORTEX_API_TYPE ?? "").trim();
-  if (type !== "standard" && type !== "advanced") {
-    return fail(
-      "PAN_CORTEX_CORTEX_API_TYPE",
-      `PAN_CORTEX_CORTEX_API_TYPE is "${type}"; use standard or advanced`,
-    );
-  }
-  const timing = parseTaskTiming(r, "PAN_CORTEX", fail);
-  if (timing === null) return z.NEVER;
-  return { ...api, advanced: type === "advanced", timing };
-});
+export const CortexConfigSchema: z.ZodType<CortexConfig> = keysSchema(
+  PAN_CORTEX_KEYS,
+  (r, fail) => {
+    const api = parseApiUrl(r, "PAN_CORTEX", "PAN_CORTEX_CORTEX_URL", "/public_api/v1", fail);
+    if (api === null) return null;
+    const type = (r.PAN_CORTEX_CORTEX_API_TYPE ?? "").trim();
+    if (type !== "standard" && type !== "advanced") {
+      fail(
+        "PAN_CORTEX_CORTEX_API_TYPE",
+        `PAN_CORTEX_CORTEX_API_TYPE is "${type}"; use standard or advanced`,
+      );
+      return null;
+    }
+    const timing = parseTaskTiming(r, "PAN_CORTEX", fail);
+    if (timing === null) return null;
+    return { ...api, advanced: type === "advanced", timing };
+  },
+);
 
 /** The secrets: the API key and its id, as the original named them. */
 function cortexSecrets(): SecretRef[] {
-  return [
-    { service: CORTEX_SECRET_SERVICE, key: "API_Token", description: "Cortex XDR API key" },
-    { service: CORTEX_SECRET_SERVICE, key: "Key_ID", description: "Cortex XDR API key id" },
-  ];
+  return serviceSecrets(CORTEX_SECRET_SERVICE, {
+    API_Token: "Cortex XDR API key",
+    Key_ID: "Cortex XDR API key id",
+  });
 }
 
 const NONCE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -154,10 +151,6 @@ async function createCortexClient(config: CortexConfig, context: ClientContext) 
       : [];
     return endpoints.map(endpointOf);
   };
-  const failureOf = (error: unknown): Failure => ({
-    message: error instanceof Error ? error.message : String(error),
-    status: error instanceof Error && error.cause instanceof HttpError ? error.cause.status : null,
-  });
   return endpointClient({
     name: "pan_cortex",
     tagName: "Cortex Client",
@@ -182,7 +175,7 @@ async function createCortexClient(config: CortexConfig, context: ClientContext) 
         `release endpoint ${endpoint.id}`,
       );
     },
-    failureOf,
+    failureOf: failureOfCause,
     close: () => http.close(),
   });
 }

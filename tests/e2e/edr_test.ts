@@ -10,6 +10,7 @@ import { seed } from "../../demo/seed.ts";
 import { secretFileName } from "../../engine/secrets.ts";
 import { startFakeAmp } from "../fakes/cisco_amp.ts";
 import { startFakeCortex } from "../fakes/cortex.ts";
+import { startFakeHarmony } from "../fakes/harmony.ts";
 import { runVar } from "./_harness.ts";
 
 /** One EDR as the scenario drives it. */
@@ -91,10 +92,50 @@ function secureEndpoint(): Edr {
   };
 }
 
+function harmonyEndpoint(): Edr {
+  const server = startFakeHarmony({
+    clientId: "infinity-e2e-id",
+    accessKey: "infinity-e2e-key",
+    computers: [
+      {
+        computerId: "c-3",
+        computerName: "ward-3-pc",
+        computerIP: "10.1.2.3",
+        isolationStatus: "Not Isolated",
+      },
+      {
+        computerId: "c-4",
+        computerName: "ward-4-pc",
+        computerIP: "10.1.2.4",
+        isolationStatus: "Not Isolated",
+      },
+    ],
+  });
+  return {
+    tagName: "Harmony Client",
+    env: [
+      "THIRD_PARTY_CLIENTS=harmony",
+      `HARMONY_AUTH_URL=${server.url}/auth/external`,
+      `HARMONY_BASE_URL=${server.url}`,
+      "HARMONY_TASK_POLL_SECONDS=0.01",
+    ],
+    secrets: [["Harmony", "Client_ID", "infinity-e2e-id"], [
+      "Harmony",
+      "API_Key",
+      "infinity-e2e-key",
+    ]],
+    isolated: () =>
+      [...server.fake.computers.values()].filter((c) => c.isolationStatus === "Isolated")
+        .map((c) => c.computerId),
+    close: () => server.close(),
+  };
+}
+
 for (
   const [name, start, id] of [
     ["Cortex XDR", cortex, "e-0003"],
     ["Cisco Secure Endpoint", secureEndpoint, "guid-3"],
+    ["Harmony Endpoint", harmonyEndpoint, "c-3"],
   ] as const
 ) {
   Deno.test(`var run isolates and releases a host's endpoint through ${name}`, async () => {
