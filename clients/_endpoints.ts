@@ -6,9 +6,10 @@
  * each change until the product confirms it within the deadline, and reports every doubt
  * as a `ClientError`. Private to `clients/`.
  *
- * Matching: the endpoints with the host's IP (exactly, compared canonically); several are
- * narrowed to the one whose name is the host's name; none falls back to the endpoints
- * with the host's name. Names are equal ignoring case, or when one is the other's first
+ * Matching: the endpoints with one of the host's MACs, where the product matches by MAC,
+ * else the endpoints with the host's IP (exactly, compared canonically); several are
+ * narrowed to the one with the host's IP, then the one whose name is the host's name; none
+ * falls back to the endpoints with the host's name. Names are equal ignoring case, or when one is the other's first
  * DNS label (`ward-3-pc` and `ward-3-pc.hospital.local`); never a substring.
  *
  * @module
@@ -42,6 +43,8 @@ export interface Endpoint {
   readonly isolation: Isolation;
   /** False when the agent is not connected now; null when the product does not say. */
   readonly connected: boolean | null;
+  /** The MAC addresses, in any notation (products that match by MAC). */
+  readonly macs?: readonly string[];
 }
 
 /** What a vendor implements for its EDR. */
@@ -61,6 +64,11 @@ export interface EndpointAdapter {
   readonly cancelsPending: boolean;
   /** The endpoints that report the address (the product's filter; the kit checks it). */
   byIp(ip: string): Promise<Endpoint[]>;
+  /**
+   * The endpoints with one of the MACs (12 hex digits, lower case), for products that match
+   * by MAC first; the kit checks them, and narrows several by the host's IP, then its name.
+   */
+  byMac?(macs: readonly string[]): Promise<Endpoint[]>;
   /** The endpoints with a name (the product's filter; the kit checks it). */
   byName(name: string): Promise<Endpoint[]>;
   /** One endpoint by id, or null when the product no longer knows it. */
@@ -93,6 +101,11 @@ export function failureOfCause(error: unknown): Failure {
   };
 }
 
+/** A MAC address as 12 lower-case hex digits, whatever its notation. */
+export function macKey(mac: string): string {
+  return mac.toLowerCase().replace(/[^0-9a-f]/g, "");
+}
+
 /** True when two host names name one host: equal ignoring case, or one the other's first label. */
 export function sameHostName(a: string, b: string): boolean {
   const x = a.trim().toLowerCase().replace(/\.$/, "");
@@ -117,13 +130,20 @@ export function endpointClient(adapter: EndpointAdapter): ResponseClient {
   const endpointOf = async (host: Host, address: string): Promise<Endpoint | null> => {
     const names = [...new Set([host.fullName, host.name].filter((n) => n !== ""))];
     const named = (e: Endpoint) => names.some((n) => sameHostName(e.name, n));
-    const byIp = (await adapter.byIp(address)).filter((e) =>
+    const hasIp = (e: Endpoint) =>
       e.ips.some((ip) => {
         const parsed = singleHostAddress(ip);
         return parsed.ok && parsed.address === address;
-      })
-    );
-    let found = byIp.length > 1 ? byIp.filter(named) : byIp;
+      });
+    const macs = host.macAddresses.map(macKey);
+    const byMac = adapter.byMac && macs.length > 0
+      ? (await adapter.byMac(macs)).filter((e) =>
+        (e.macs ?? []).some((m) => macs.includes(macKey(m)))
+      )
+      : [];
+    const byIp = byMac.length > 0 ? byMac : (await adapter.byIp(address)).filter(hasIp);
+    let found = byIp.length > 1 ? byIp.filter(byMac.length > 0 ? hasIp : named) : byIp;
+    if (byMac.length > 1 && found.length !== 1) found = byIp.filter(named);
     if (byIp.length === 0) {
       const all = await Promise.all(names.map((n) => adapter.byName(n)));
       found = [...new Map(all.flat().filter(named).map((e) => [e.id, e])).values()];
@@ -162,8 +182,12 @@ export function endpointClient(adapter: EndpointAdapter): ResponseClient {
     const address = hostAddress(name, "blockHost", host);
     const what = `host ${host.id} (${host.name})`;
     try {
-      const endpoint = await endpointOf(host, address);
-      if (endpoint === null) return [];
+      const found = await endpointOf(host, address);
+      if (found === null) return [];
+      // A listing that does not say where the isolation stands: read the endpoint itself.
+      const endpoint = found.isolation === "unknown"
+        ? (await adapter.get(found.id)) ?? found
+        : found;
       if (endpoint.isolation === "unavailable") {
         throw fail(
           "blockHost",

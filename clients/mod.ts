@@ -6,6 +6,7 @@
  * @module
  */
 
+import { bitdefender } from "./bitdefender.ts";
 import { checkpoint } from "./checkpoint.ts";
 import { ciscoAmp } from "./cisco_amp.ts";
 import { externalCall } from "./external_call.ts";
@@ -28,4 +29,5 @@ export const CLIENTS: readonly ClientDefinition[] = [
   panCortex,
   ciscoAmp,
   harmony,
+  bitdefender,
 ];

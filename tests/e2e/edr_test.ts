@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { startFakeBrain } from "../../demo/brain.ts";
 import { seed } from "../../demo/seed.ts";
 import { secretFileName } from "../../engine/secrets.ts";
+import { startFakeGravityZone } from "../fakes/bitdefender.ts";
 import { startFakeAmp } from "../fakes/cisco_amp.ts";
 import { startFakeCortex } from "../fakes/cortex.ts";
 import { startFakeHarmony } from "../fakes/harmony.ts";
@@ -131,11 +132,41 @@ function harmonyEndpoint(): Edr {
   };
 }
 
+function gravityZone(): Edr {
+  const endpoint = (id: string, name: string, ip: string) => ({
+    id,
+    name,
+    ip,
+    macs: [],
+    online: true,
+    isolated: false,
+  });
+  const server = startFakeGravityZone({
+    apiKey: "gz-e2e-key",
+    endpoints: [
+      endpoint("5f0c0a1b2c3d4e5f60710003", "ward-3-pc", "10.1.2.3"),
+      endpoint("5f0c0a1b2c3d4e5f60710004", "ward-4-pc", "10.1.2.4"),
+    ],
+  });
+  return {
+    tagName: "Bitdefender Client",
+    env: [
+      "THIRD_PARTY_CLIENTS=bitdefender",
+      `BITDEFENDER_HOSTNAME=${server.url}`,
+      "BITDEFENDER_TASK_POLL_SECONDS=0.01",
+    ],
+    secrets: [["Bitdefender", "API_Key", "gz-e2e-key"]],
+    isolated: () => [...server.fake.endpoints.values()].filter((e) => e.isolated).map((e) => e.id),
+    close: () => server.close(),
+  };
+}
+
 for (
   const [name, start, id] of [
     ["Cortex XDR", cortex, "e-0003"],
     ["Cisco Secure Endpoint", secureEndpoint, "guid-3"],
     ["Harmony Endpoint", harmonyEndpoint, "c-3"],
+    ["Bitdefender GravityZone", gravityZone, "5f0c0a1b2c3d4e5f60710003"],
   ] as const
 ) {
   Deno.test(`var run isolates and releases a host's endpoint through ${name}`, async () => {
