@@ -8,8 +8,8 @@ import {
 } from "../fakes/bitdefender.ts";
 import type { FakeServer } from "../fakes/_serve.ts";
 import { type ContractHarness, runClientContract } from "./_contract.ts";
-import { sampleHost, sampleSet } from "./_entities.ts";
-import { type ClientLab, clientLab, rejectsClientError } from "./_lab.ts";
+import { sampleHost } from "./_entities.ts";
+import { type ClientLab, clientLab, endpointHarness, rejectsClientError } from "./_lab.ts";
 
 const API_KEY = "gz-key-P0q7";
 const HTTP = { retries: 1, minRetryDelayMs: 5, maxRetryDelayMs: 20, timeoutMs: 2000 };
@@ -55,21 +55,13 @@ function isolated(fake: FakeGravityZone): Set<string> {
 async function gravityZoneHarness(): Promise<ContractHarness> {
   const lab = await startLab();
   const fake = lab.server.fake;
-  return {
-    client: lab.client,
-    samples: sampleSet(),
-    enforced: (kind) => Promise.resolve(kind === "host" ? isolated(fake) : new Set()),
-    vanish: () => {
+  return endpointHarness(lab, {
+    isolated: () => isolated(fake),
+    releaseAll: () => {
       for (const e of fake.endpoints.values()) e.isolated = false;
-      return Promise.resolve();
     },
-    faults: {
-      serverError: () => fake.failAlways(503),
-      down: () => lab.server.down(),
-    },
-    another: () => lab.another(),
-    close: () => lab.close(),
-  };
+    failAlways: (status) => fake.failAlways(status),
+  });
 }
 
 Deno.test("bitdefender client", async (t) => {

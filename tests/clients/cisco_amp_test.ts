@@ -5,8 +5,8 @@ import { makeTestCertificates } from "../_tls.ts";
 import { type AmpComputer, type FakeAmp, startFakeAmp } from "../fakes/cisco_amp.ts";
 import type { FakeServer } from "../fakes/_serve.ts";
 import { type ContractHarness, runClientContract } from "./_contract.ts";
-import { sampleHost, sampleSet } from "./_entities.ts";
-import { type ClientLab, clientLab, rejectsClientError } from "./_lab.ts";
+import { sampleHost } from "./_entities.ts";
+import { type ClientLab, clientLab, endpointHarness, rejectsClientError } from "./_lab.ts";
 
 const CLIENT_ID = "amp-client-7f";
 const API_KEY = "amp-key-Xv81";
@@ -55,21 +55,13 @@ function isolated(fake: FakeAmp): Set<string> {
 async function ampHarness(): Promise<ContractHarness> {
   const lab = await startLab();
   const fake = lab.server.fake;
-  return {
-    client: lab.client,
-    samples: sampleSet(),
-    enforced: (kind) => Promise.resolve(kind === "host" ? isolated(fake) : new Set()),
-    vanish: () => {
+  return endpointHarness(lab, {
+    isolated: () => isolated(fake),
+    releaseAll: () => {
       for (const c of fake.computers.values()) c.isolation.status = "not_isolated";
-      return Promise.resolve();
     },
-    faults: {
-      serverError: () => fake.failAlways(503),
-      down: () => lab.server.down(),
-    },
-    another: () => lab.another(),
-    close: () => lab.close(),
-  };
+    failAlways: (status) => fake.failAlways(status),
+  });
 }
 
 Deno.test("cisco_amp client", async (t) => {

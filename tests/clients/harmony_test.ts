@@ -4,8 +4,8 @@ import type { ResponseClient } from "../../engine/client.ts";
 import { type FakeHarmony, type HarmonyComputer, startFakeHarmony } from "../fakes/harmony.ts";
 import type { FakeServer } from "../fakes/_serve.ts";
 import { type ContractHarness, runClientContract } from "./_contract.ts";
-import { sampleHost, sampleSet } from "./_entities.ts";
-import { type ClientLab, clientLab, rejectsClientError } from "./_lab.ts";
+import { sampleHost } from "./_entities.ts";
+import { type ClientLab, clientLab, endpointHarness, rejectsClientError } from "./_lab.ts";
 
 const CLIENT_ID = "infinity-client-4d";
 const ACCESS_KEY = "infinity-access-Jk2";
@@ -63,21 +63,13 @@ function isolated(fake: FakeHarmony): Set<string> {
 async function harmonyHarness(): Promise<ContractHarness> {
   const lab = await startLab();
   const fake = lab.server.fake;
-  return {
-    client: lab.client,
-    samples: sampleSet(),
-    enforced: (kind) => Promise.resolve(kind === "host" ? isolated(fake) : new Set()),
-    vanish: () => {
+  return endpointHarness(lab, {
+    isolated: () => isolated(fake),
+    releaseAll: () => {
       for (const c of fake.computers.values()) c.isolationStatus = "Not Isolated";
-      return Promise.resolve();
     },
-    faults: {
-      serverError: () => fake.failAlways(503),
-      down: () => lab.server.down(),
-    },
-    another: () => lab.another(),
-    close: () => lab.close(),
-  };
+    failAlways: (status) => fake.failAlways(status),
+  });
 }
 
 Deno.test("harmony client", async (t) => {

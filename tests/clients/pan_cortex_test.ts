@@ -5,8 +5,8 @@ import { makeTestCertificates } from "../_tls.ts";
 import { type CortexEndpoint, type FakeCortex, startFakeCortex } from "../fakes/cortex.ts";
 import type { FakeServer } from "../fakes/_serve.ts";
 import { type ContractHarness, runClientContract } from "./_contract.ts";
-import { sampleHost, sampleSet } from "./_entities.ts";
-import { type ClientLab, clientLab, rejectsClientError } from "./_lab.ts";
+import { sampleHost } from "./_entities.ts";
+import { type ClientLab, clientLab, endpointHarness, rejectsClientError } from "./_lab.ts";
 
 const KEY = "cortex-key-Qm3T";
 const KEY_ID = "17";
@@ -61,21 +61,13 @@ function isolated(fake: FakeCortex): Set<string> {
 async function cortexHarness(): Promise<ContractHarness> {
   const lab = await startLab();
   const fake = lab.server.fake;
-  return {
-    client: lab.client,
-    samples: sampleSet(),
-    enforced: (kind) => Promise.resolve(kind === "host" ? isolated(fake) : new Set()),
-    vanish: () => {
+  return endpointHarness(lab, {
+    isolated: () => isolated(fake),
+    releaseAll: () => {
       for (const e of fake.endpoints.values()) e.is_isolated = "AGENT_UNISOLATED";
-      return Promise.resolve();
     },
-    faults: {
-      serverError: () => fake.failAlways(503),
-      down: () => lab.server.down(),
-    },
-    another: () => lab.another(),
-    close: () => lab.close(),
-  };
+    failAlways: (status) => fake.failAlways(status),
+  });
 }
 
 Deno.test("pan_cortex client", async (t) => {
