@@ -46,6 +46,12 @@ export interface ApplyOptions {
    * of elements nothing records (no legacy clean-up then).
    */
   readonly recorded: boolean;
+  /**
+   * Recorded ids of the scope that are no address (the original framework's object ids),
+   * given only to an adapter that declares `legacyIds`; a failed one goes in `failed`
+   * under its id.
+   */
+  readonly legacyIds?: readonly string[];
 }
 
 /** What a vendor implements for one kind of device. */
@@ -84,6 +90,11 @@ export interface DeviceAdapter<D> {
    * then offers `stage()` and `endCycle()`, and each of its own operations commits.
    */
   readonly commits?: DeviceCommits<D>;
+  /**
+   * True when `apply` takes back recorded ids that are no address (`legacyIds`): the
+   * original framework recorded object ids. Otherwise such ids name nothing var made.
+   */
+  readonly legacyIds?: boolean;
   /** Releases a device's connections. */
   close(device: D): void;
 }
@@ -235,7 +246,7 @@ function operations<D>(
   ): Promise<Settled<D>[]> =>
     fanOut(
       adapter.devices,
-      targets.map((t) => t.key),
+      [...targets.map((t) => t.key), ...(options.legacyIds ?? [])],
       (device) => apply(device, action, targets, options),
       (error) => adapter.failureOf(error),
     );
@@ -264,10 +275,13 @@ function operations<D>(
     operation: Operation,
     what: string,
     targets: readonly Target[],
+    legacyIds: readonly string[] = [],
   ): Promise<void> => {
-    if (targets.length === 0) return;
-    await locks.with(targets.map((t) => `${t.scope}|${t.key}`), async () => {
-      const settled = await spread(targets, action, { recorded: true });
+    if (targets.length === 0 && legacyIds.length === 0) return;
+    const keys = [...targets.map((t) => `${t.scope}|${t.key}`), ...legacyIds];
+    await locks.with(keys, async () => {
+      const options = legacyIds.length > 0 ? { recorded: true, legacyIds } : { recorded: true };
+      const settled = await spread(targets, action, options);
       const failed = failures(settled);
       if (failed.length === 0) return;
       // A block some device refused is taken back where it was accepted.
@@ -284,7 +298,8 @@ function operations<D>(
     recorded: readonly string[],
   ): Promise<string[]> => {
     const valid = recorded.filter((id) => parseIpOrNetwork(id).ok);
-    await applyAll("unblock", operation, what, targetsOf(operation, what, scope, valid));
+    const legacy = adapter.legacyIds ? recorded.filter((id) => !valid.includes(id)) : [];
+    await applyAll("unblock", operation, what, targetsOf(operation, what, scope, valid), legacy);
     return [...recorded];
   };
 

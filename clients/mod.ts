@@ -9,6 +9,7 @@
 import { bitdefender } from "./bitdefender.ts";
 import { checkpoint } from "./checkpoint.ts";
 import { ciscoAmp } from "./cisco_amp.ts";
+import { ciscoFmc } from "./cisco_fmc.ts";
 import { externalCall } from "./external_call.ts";
 import { fortimanager } from "./fortimanager.ts";
 import { fortinet } from "./fortinet.ts";
@@ -30,4 +31,5 @@ export const CLIENTS: readonly ClientDefinition[] = [
   ciscoAmp,
   harmony,
   bitdefender,
+  ciscoFmc,
 ];
