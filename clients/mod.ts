@@ -9,6 +9,7 @@
 import { bitdefender } from "./bitdefender.ts";
 import { checkpoint } from "./checkpoint.ts";
 import { ciscoAmp } from "./cisco_amp.ts";
+import { ciscoAsaHttp } from "./cisco_asa_http.ts";
 import { ciscoFmc } from "./cisco_fmc.ts";
 import { externalCall } from "./external_call.ts";
 import { fortimanager } from "./fortimanager.ts";
@@ -32,4 +33,5 @@ export const CLIENTS: readonly ClientDefinition[] = [
   harmony,
   bitdefender,
   ciscoFmc,
+  ciscoAsaHttp,
 ];
