@@ -17,6 +17,7 @@ import { fortinet } from "./fortinet.ts";
 import { harmony } from "./harmony.ts";
 import type { ClientDefinition } from "./interface.ts";
 import { pan } from "./pan.ts";
+import { sophos } from "./sophos.ts";
 import { panCortex } from "./pan_cortex.ts";
 import { testClient } from "./test_client.ts";
 
@@ -34,4 +35,5 @@ export const CLIENTS: readonly ClientDefinition[] = [
   bitdefender,
   ciscoFmc,
   ciscoAsaHttp,
+  sophos,
 ];
