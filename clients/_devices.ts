@@ -276,3 +276,20 @@ export function parseApiUrl(
   const caFile = (raw[`${prefix}_CA_FILE`] ?? "").trim();
   return { baseUrl: parsed.baseUrl, verifyTls, caFile: caFile === "" ? null : caFile };
 }
+
+/** Parses a key holding a whole http(s) URL (a token or who-am-I endpoint, path included). */
+export function parseFullUrl(
+  raw: Readonly<Record<string, string>>,
+  key: string,
+  fail: (key: string, message: string) => void,
+): URL | null {
+  const text = (raw[key] ?? "").trim();
+  const url = URL.parse(text);
+  if (
+    url !== null && /^https?:$/.test(url.protocol) && url.username === "" && url.password === ""
+  ) {
+    return url;
+  }
+  fail(key, `${key} "${text}" is not an http or https URL without credentials`);
+  return null;
+}

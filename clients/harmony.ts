@@ -14,7 +14,7 @@ import type { z } from "zod";
 import { HttpEndpoint } from "../engine/http.ts";
 import type { SecretRef } from "../engine/secrets.ts";
 import { keysSchema, serviceSecrets } from "./_config.ts";
-import { type ApiEndpointConfig, apiUrlKeys, parseApiUrl } from "./_devices.ts";
+import { type ApiEndpointConfig, apiUrlKeys, parseApiUrl, parseFullUrl } from "./_devices.ts";
 import { type Endpoint, endpointClient, failureOfCause, type Isolation } from "./_endpoints.ts";
 import { authenticated, expiringToken } from "./_session.ts";
 import { parseTaskTiming, pollTask, taskKeys, type TaskTiming } from "./_tasks.ts";
@@ -54,15 +54,7 @@ export const HARMONY_KEYS: readonly ConfigKey[] = [
 export const HarmonyConfigSchema: z.ZodType<HarmonyConfig> = keysSchema(HARMONY_KEYS, (r, fail) => {
   const api = parseApiUrl(r, "HARMONY", "HARMONY_BASE_URL", API_PATH, fail);
   const timing = parseTaskTiming(r, "HARMONY", fail);
-  const authText = (r.HARMONY_AUTH_URL ?? "").trim();
-  const parsed = URL.parse(authText);
-  const authUrl = parsed !== null && /^https?:$/.test(parsed.protocol) ? parsed : null;
-  if (authUrl === null) {
-    fail(
-      "HARMONY_AUTH_URL",
-      `HARMONY_AUTH_URL "${authText}" is not an http or https URL; copy the Authentication URL of the API key`,
-    );
-  }
+  const authUrl = parseFullUrl(r, "HARMONY_AUTH_URL", fail);
   if (api === null || timing === null || authUrl === null) return null;
   return { ...api, authUrl: authUrl.href, timing };
 });

@@ -18,6 +18,7 @@ import { harmony } from "./harmony.ts";
 import type { ClientDefinition } from "./interface.ts";
 import { pan } from "./pan.ts";
 import { sophos } from "./sophos.ts";
+import { sophosEdr } from "./sophos_edr.ts";
 import { panCortex } from "./pan_cortex.ts";
 import { testClient } from "./test_client.ts";
 
@@ -36,4 +37,5 @@ export const CLIENTS: readonly ClientDefinition[] = [
   ciscoFmc,
   ciscoAsaHttp,
   sophos,
+  sophosEdr,
 ];

@@ -178,7 +178,7 @@ Deno.test("harmony: configuration keys, errors and secrets", () => {
   };
   assert.match(
     problem({ HARMONY_BASE_URL: "https://gw" }),
-    /HARMONY_AUTH_URL "" is not an http or https URL/,
+    /HARMONY_AUTH_URL "" is not an http or https URL without credentials/,
   );
   assert.match(
     problem({ HARMONY_AUTH_URL: "https://gw/auth/external" }),

@@ -12,6 +12,7 @@ import { startFakeGravityZone } from "../fakes/bitdefender.ts";
 import { startFakeAmp } from "../fakes/cisco_amp.ts";
 import { startFakeCortex } from "../fakes/cortex.ts";
 import { startFakeHarmony } from "../fakes/harmony.ts";
+import { startFakeSophosCentral } from "../fakes/sophos_central.ts";
 import { runVar } from "./_harness.ts";
 
 /** One EDR as the scenario drives it. */
@@ -161,12 +162,47 @@ function gravityZone(): Edr {
   };
 }
 
+function sophosCentral(): Edr {
+  const endpoint = (id: string, hostname: string, ip: string) => ({
+    id,
+    hostname,
+    ipv4Addresses: [ip],
+    online: true,
+    isolated: false,
+  });
+  const server = startFakeSophosCentral({
+    clientId: "central-e2e-id",
+    clientSecret: "central-e2e-secret",
+    endpoints: [
+      endpoint("sc-3", "ward-3-pc", "10.1.2.3"),
+      endpoint("sc-4", "ward-4-pc", "10.1.2.4"),
+    ],
+  });
+  return {
+    tagName: "SophosEDR Client",
+    env: [
+      "THIRD_PARTY_CLIENTS=sophos_edr",
+      `SOPHOS_EDR_AUTH_URL=${server.url}/api/v2/oauth2/token`,
+      `SOPHOS_EDR_WHOAMI_URL=${server.url}/whoami/v1`,
+      "SOPHOS_EDR_TASK_POLL_SECONDS=0.01",
+    ],
+    secrets: [["SophosEDR", "client_id", "central-e2e-id"], [
+      "SophosEDR",
+      "client_secret",
+      "central-e2e-secret",
+    ]],
+    isolated: () => [...server.fake.endpoints.values()].filter((e) => e.isolated).map((e) => e.id),
+    close: () => server.close(),
+  };
+}
+
 for (
   const [name, start, id] of [
     ["Cortex XDR", cortex, "e-0003"],
     ["Cisco Secure Endpoint", secureEndpoint, "guid-3"],
     ["Harmony Endpoint", harmonyEndpoint, "c-3"],
     ["Bitdefender GravityZone", gravityZone, "5f0c0a1b2c3d4e5f60710003"],
+    ["Sophos Central", sophosCentral, "sc-3"],
   ] as const
 ) {
   Deno.test(`var run isolates and releases a host's endpoint through ${name}`, async () => {
