@@ -21,6 +21,7 @@ import { sophos } from "./sophos.ts";
 import { sophosEdr } from "./sophos_edr.ts";
 import { panCortex } from "./pan_cortex.ts";
 import { testClient } from "./test_client.ts";
+import { trendmicroApexOne } from "./trendmicro_apexone.ts";
 
 /** Every client var can drive, in the order `var config template` lists them. */
 export const CLIENTS: readonly ClientDefinition[] = [
@@ -38,4 +39,5 @@ export const CLIENTS: readonly ClientDefinition[] = [
   ciscoAsaHttp,
   sophos,
   sophosEdr,
+  trendmicroApexOne,
 ];

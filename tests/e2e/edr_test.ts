@@ -13,6 +13,7 @@ import { startFakeAmp } from "../fakes/cisco_amp.ts";
 import { startFakeCortex } from "../fakes/cortex.ts";
 import { startFakeHarmony } from "../fakes/harmony.ts";
 import { startFakeSophosCentral } from "../fakes/sophos_central.ts";
+import { startFakeApexCentral } from "../fakes/apexone.ts";
 import { runVar } from "./_harness.ts";
 
 /** One EDR as the scenario drives it. */
@@ -196,6 +197,39 @@ function sophosCentral(): Edr {
   };
 }
 
+function apexOne(): Edr {
+  const agent = (entity_id: string, host_name: string, ip: string) => ({
+    entity_id,
+    host_name,
+    ip_address_list: ip,
+    mac_address_list: "",
+    isolation_status: "normal" as const,
+  });
+  const server = startFakeApexCentral({
+    applicationId: "apex-e2e-app",
+    apiKey: "apex-e2e-key",
+    agents: [agent("ag-3", "ward-3-pc", "10.1.2.3"), agent("ag-4", "ward-4-pc", "10.1.2.4")],
+  });
+  return {
+    tagName: "ApexOne Client",
+    env: [
+      "THIRD_PARTY_CLIENTS=apex_one",
+      `TRENDMICRO_APEXONE_BASE_URL=${server.url}`,
+      "TRENDMICRO_APEXONE_TASK_POLL_SECONDS=0.01",
+    ],
+    secrets: [["ApexOne", "Application_ID", "apex-e2e-app"], [
+      "ApexOne",
+      "API_Key",
+      "apex-e2e-key",
+    ]],
+    isolated: () =>
+      [...server.fake.agents.values()].filter((a) => a.isolation_status === "isolated").map((a) =>
+        a.entity_id
+      ),
+    close: () => server.close(),
+  };
+}
+
 for (
   const [name, start, id] of [
     ["Cortex XDR", cortex, "e-0003"],
@@ -203,6 +237,7 @@ for (
     ["Harmony Endpoint", harmonyEndpoint, "c-3"],
     ["Bitdefender GravityZone", gravityZone, "5f0c0a1b2c3d4e5f60710003"],
     ["Sophos Central", sophosCentral, "sc-3"],
+    ["Trend Micro Apex One", apexOne, "ag-3"],
   ] as const
 ) {
   Deno.test(`var run isolates and releases a host's endpoint through ${name}`, async () => {
