@@ -14,6 +14,7 @@ import { startFakeCortex } from "../fakes/cortex.ts";
 import { startFakeHarmony } from "../fakes/harmony.ts";
 import { startFakeSophosCentral } from "../fakes/sophos_central.ts";
 import { startFakeApexCentral } from "../fakes/apexone.ts";
+import { startFakeVisionOne } from "../fakes/visionone.ts";
 import { runVar } from "./_harness.ts";
 
 /** One EDR as the scenario drives it. */
@@ -230,6 +231,36 @@ function apexOne(): Edr {
   };
 }
 
+function visionOne(): Edr {
+  const endpoint = (agentGuid: string, endpointName: string, ip: string) => ({
+    agentGuid,
+    endpointName,
+    ips: [ip],
+    macs: [],
+    isolated: false,
+  });
+  const server = startFakeVisionOne({
+    apiKey: "v1-e2e-key",
+    endpoints: [
+      endpoint("guid-v3", "ward-3-pc", "10.1.2.3"),
+      endpoint("guid-v4", "ward-4-pc", "10.1.2.4"),
+    ],
+  });
+  return {
+    // The original's tag name, leading space included.
+    tagName: " VisionOne Client",
+    env: [
+      "THIRD_PARTY_CLIENTS=vision_one",
+      `TRENDMICRO_VISIONONE_BASE_URL=${server.url}`,
+      "TRENDMICRO_VISIONONE_TASK_POLL_SECONDS=0.01",
+    ],
+    secrets: [["VisionOne", "API_Key", "v1-e2e-key"]],
+    isolated: () =>
+      [...server.fake.endpoints.values()].filter((e) => e.isolated).map((e) => e.agentGuid),
+    close: () => server.close(),
+  };
+}
+
 for (
   const [name, start, id] of [
     ["Cortex XDR", cortex, "e-0003"],
@@ -238,6 +269,7 @@ for (
     ["Bitdefender GravityZone", gravityZone, "5f0c0a1b2c3d4e5f60710003"],
     ["Sophos Central", sophosCentral, "sc-3"],
     ["Trend Micro Apex One", apexOne, "ag-3"],
+    ["Trend Vision One", visionOne, "guid-v3"],
   ] as const
 ) {
   Deno.test(`var run isolates and releases a host's endpoint through ${name}`, async () => {
