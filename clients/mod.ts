@@ -22,6 +22,7 @@ import { sophosEdr } from "./sophos_edr.ts";
 import { panCortex } from "./pan_cortex.ts";
 import { testClient } from "./test_client.ts";
 import { trendmicroApexOne } from "./trendmicro_apexone.ts";
+import { trendmicroCloudOne } from "./trendmicro_cloudone.ts";
 import { trendmicroVisionOne } from "./trendmicro_visionone.ts";
 
 /** Every client var can drive, in the order `var config template` lists them. */
@@ -42,4 +43,5 @@ export const CLIENTS: readonly ClientDefinition[] = [
   sophosEdr,
   trendmicroApexOne,
   trendmicroVisionOne,
+  trendmicroCloudOne,
 ];

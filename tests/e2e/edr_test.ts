@@ -15,6 +15,7 @@ import { startFakeHarmony } from "../fakes/harmony.ts";
 import { startFakeSophosCentral } from "../fakes/sophos_central.ts";
 import { startFakeApexCentral } from "../fakes/apexone.ts";
 import { startFakeVisionOne } from "../fakes/visionone.ts";
+import { startFakeCloudOne } from "../fakes/cloudone.ts";
 import { runVar } from "./_harness.ts";
 
 /** One EDR as the scenario drives it. */
@@ -261,6 +262,26 @@ function visionOne(): Edr {
   };
 }
 
+function cloudOne(): Edr {
+  const server = startFakeCloudOne({
+    apiKey: "c1-e2e-key",
+    computers: [
+      { ID: 3, hostName: "ward-3-pc", lastIPUsed: "10.1.2.3", isolation: "" },
+      { ID: 4, hostName: "ward-4-pc", lastIPUsed: "10.1.2.4", isolation: "" },
+    ],
+  });
+  return {
+    tagName: "CloudOne Client",
+    env: ["THIRD_PARTY_CLIENTS=cloudone", `TRENDMICRO_CLOUDONE_BASE_URL=${server.url}`],
+    secrets: [["CloudOne", "API_Key", "c1-e2e-key"]],
+    isolated: () =>
+      [...server.fake.computers.values()].filter((c) => c.isolation === "true").map((c) =>
+        String(c.ID)
+      ),
+    close: () => server.close(),
+  };
+}
+
 for (
   const [name, start, id] of [
     ["Cortex XDR", cortex, "e-0003"],
@@ -270,6 +291,7 @@ for (
     ["Sophos Central", sophosCentral, "sc-3"],
     ["Trend Micro Apex One", apexOne, "ag-3"],
     ["Trend Vision One", visionOne, "guid-v3"],
+    ["Trend Micro Cloud One", cloudOne, "3"],
   ] as const
 ) {
   Deno.test(`var run isolates and releases a host's endpoint through ${name}`, async () => {
