@@ -20,6 +20,7 @@ import { pan } from "./pan.ts";
 import { sophos } from "./sophos.ts";
 import { sophosEdr } from "./sophos_edr.ts";
 import { panCortex } from "./pan_cortex.ts";
+import { tanium } from "./tanium.ts";
 import { testClient } from "./test_client.ts";
 import { trendmicroApexOne } from "./trendmicro_apexone.ts";
 import { trendmicroCloudOne } from "./trendmicro_cloudone.ts";
@@ -44,4 +45,5 @@ export const CLIENTS: readonly ClientDefinition[] = [
   trendmicroApexOne,
   trendmicroVisionOne,
   trendmicroCloudOne,
+  tanium,
 ];

@@ -16,6 +16,7 @@ import { startFakeSophosCentral } from "../fakes/sophos_central.ts";
 import { startFakeApexCentral } from "../fakes/apexone.ts";
 import { startFakeVisionOne } from "../fakes/visionone.ts";
 import { startFakeCloudOne } from "../fakes/cloudone.ts";
+import { startFakeTanium } from "../fakes/tanium.ts";
 import { runVar } from "./_harness.ts";
 
 /** One EDR as the scenario drives it. */
@@ -282,6 +283,36 @@ function cloudOne(): Edr {
   };
 }
 
+function taniumServer(): Edr {
+  const endpoint = (id: string, name: string, ip: string) => ({
+    id,
+    name,
+    ipAddresses: [ip],
+    macAddresses: [],
+    platform: "Windows" as const,
+    quarantined: false,
+  });
+  const server = startFakeTanium({
+    token: "tanium-e2e-token",
+    endpoints: [endpoint("t-3", "ward-3-pc", "10.1.2.3"), endpoint("t-4", "ward-4-pc", "10.1.2.4")],
+    packages: { "Apply Windows IPsec Quarantine": true, "Remove Windows IPsec Quarantine": false },
+  });
+  return {
+    tagName: "Tanium Client",
+    env: [
+      "THIRD_PARTY_CLIENTS=tanium",
+      `TANIUM_URL=${server.url}`,
+      "TANIUM_BLOCK_PKG=Apply Windows IPsec Quarantine",
+      "TANIUM_UNBLOCK_PKG=Remove Windows IPsec Quarantine",
+      "TANIUM_TASK_POLL_SECONDS=0.01",
+    ],
+    secrets: [["Tanium", "Token", "tanium-e2e-token"]],
+    isolated: () =>
+      [...server.fake.endpoints.values()].filter((e) => e.quarantined).map((e) => e.id),
+    close: () => server.close(),
+  };
+}
+
 for (
   const [name, start, id] of [
     ["Cortex XDR", cortex, "e-0003"],
@@ -292,6 +323,7 @@ for (
     ["Trend Micro Apex One", apexOne, "ag-3"],
     ["Trend Vision One", visionOne, "guid-v3"],
     ["Trend Micro Cloud One", cloudOne, "3"],
+    ["Tanium", taniumServer, "t-3"],
   ] as const
 ) {
   Deno.test(`var run isolates and releases a host's endpoint through ${name}`, async () => {
