@@ -9,6 +9,7 @@
  * @module
  */
 
+import { neverBlockLines, parseNeverBlock } from "./engine/never_block.ts";
 import { parse } from "dotenv";
 import { normalizeIp } from "./engine/ip.ts";
 import { maskUrlCredentials } from "./engine/text.ts";
@@ -268,6 +269,14 @@ export const CORE_KEYS: readonly KeySpec[] = [
     default: "100 and 100",
     section: ACCOUNTS,
     help: "Minimum account scores for BLOCK_ACCOUNT_DETECTION_TYPES (>=).",
+  },
+  {
+    key: "NEVER_BLOCK_ADDRESSES",
+    default: "",
+    section: SAFETY,
+    help: "Addresses and networks never blocked, whatever a brain says (hosts, detection\n" +
+      "destinations, static entries): IPv4/IPv6 CIDRs, comma-separated, or @/path/to/file\n" +
+      "with one per line and # comments. A blocked entity they come to cover is unblocked.",
   },
   {
     key: "MAX_BLOCKS_PER_CYCLE",
@@ -997,6 +1006,15 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
   }
   const staticIpsFile = staticValue === "" ? "" : resolvePath(path, staticValue);
 
+  const neverValue = reader.raw("NEVER_BLOCK_ADDRESSES").value.trim();
+  const neverBlockFile = neverValue.startsWith("@")
+    ? resolvePath(path, neverValue.slice(1).trim())
+    : null;
+  const neverBlock = neverBlockFile !== null ? [] : parseNeverBlock(
+    neverValue.split(",").map((text) => ({ text, where: "NEVER_BLOCK_ADDRESSES" })),
+    (_where, message) => reader.fail("NEVER_BLOCK_ADDRESSES", message),
+  );
+
   const count = "an integer 0-1000000";
   const limits = {
     maxBlocksPerCycle: reader.int("MAX_BLOCKS_PER_CYCLE", 0, 1_000_000, count) ?? 10,
@@ -1067,6 +1085,8 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
     account,
     detection,
     staticIpsFile,
+    neverBlock,
+    neverBlockFile,
     limits,
     email,
     syslog,
@@ -1143,8 +1163,32 @@ export async function loadConfig(path: string, options: LoadConfigOptions): Prom
       );
     }
   }
+  let neverBlock = config.neverBlock;
+  const neverFile = config.neverBlockFile;
+  if (neverFile !== null) {
+    const line = entries.get("NEVER_BLOCK_ADDRESSES")?.line ?? null;
+    const fail = (where: string, message: string) =>
+      problems.push(
+        new ConfigError(`NEVER_BLOCK_ADDRESSES: ${where}: ${message}`, {
+          file: path,
+          line,
+          key: "NEVER_BLOCK_ADDRESSES",
+        }),
+      );
+    try {
+      neverBlock = parseNeverBlock(
+        neverBlockLines(neverFile, await Deno.readTextFile(neverFile)),
+        fail,
+      );
+    } catch (error) {
+      fail(
+        neverFile,
+        `cannot read the file: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
   if (problems.length > 0) throw new AggregateConfigError(path, problems);
-  return loaded;
+  return neverFile === null ? loaded : { ...loaded, config: { ...config, neverBlock } };
 }
 
 function quoteValue(value: string): string {

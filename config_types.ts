@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { NeverBlockEntry } from "./engine/never_block.ts";
+
 /** A threat/certainty threshold: `50 and 60` or `50 or 60`. */
 export interface ScoreThreshold {
   readonly threat: number;
@@ -121,6 +123,10 @@ export interface Config {
   readonly detection: DetectionPolicy;
   /** Path of the static destination list, resolved against the config file's folder. */
   readonly staticIpsFile: string;
+  /** `NEVER_BLOCK_ADDRESSES`: what var never blocks (read from the file by `loadConfig`). */
+  readonly neverBlock: readonly NeverBlockEntry[];
+  /** The `@file` of `NEVER_BLOCK_ADDRESSES`, resolved, or null for an inline list. */
+  readonly neverBlockFile: string | null;
   readonly limits: LimitsConfig;
   readonly email: EmailConfig;
   readonly syslog: SyslogConfig;

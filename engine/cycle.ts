@@ -268,6 +268,7 @@ async function cycle(
   let staticFailed = false;
   if (config.blockTypes.has("static")) {
     const result = await reconcileStaticIps(config.staticIpsFile, clients, {
+      neverBlock: config.neverBlock,
       dryRun: !acted,
       dryRunReason: refusal,
     });

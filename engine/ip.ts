@@ -405,3 +405,23 @@ export function prefixOfNetmask(mask: string): number | null {
   const prefix = 32 - Math.log2(((~value) >>> 0) + 1);
   return Number.isInteger(prefix) && netmaskOf(prefix) === mask ? prefix : null;
 }
+
+/**
+ * True when two entries share an address: one holds the other (an address inside a
+ * network, or a network inside a broader one). IPv4-mapped IPv6 counts as IPv4.
+ */
+export function overlaps(a: IpEntry, b: IpEntry): boolean {
+  const raw = (e: IpEntry) => {
+    const address = parseAddress(e.address);
+    if (address === null) return null;
+    const mapped = address.version === 6 && address.value >> 32n === 0xffffn && e.prefix >= 96;
+    return mapped
+      ? { version: 4 as const, value: address.value & 0xffffffffn, prefix: e.prefix - 96 }
+      : { version: address.version, value: address.value, prefix: e.prefix };
+  };
+  const x = raw(a);
+  const y = raw(b);
+  if (x === null || y === null || x.version !== y.version) return false;
+  const mask = maskOf(Math.min(x.prefix, y.prefix), x.version === 4 ? V4_BITS : V6_BITS);
+  return (x.value & mask) === (y.value & mask);
+}

@@ -20,6 +20,7 @@ import type {
 import { parsePendingTag } from "./state_tags.ts";
 import { isRoutedTo, routingOf } from "./routing.ts";
 import { singleHostAddress } from "./ip.ts";
+import { type NeverBlockEntry, protection } from "./never_block.ts";
 
 /** What the plan needs to know about a configured client. */
 export interface PlanClient {
@@ -33,10 +34,9 @@ export interface PlanClient {
 }
 
 /** The policy settings the plan reads. */
-export type PlanConfig = Pick<
-  Config,
-  "explicitUnblock" | "host" | "account" | "detection" | "limits"
->;
+export type PlanConfig =
+  & Pick<Config, "explicitUnblock" | "host" | "account" | "detection" | "limits">
+  & Partial<Pick<Config, "neverBlock">>;
 
 /** What one client does for one entry. */
 export type StepMode = "block" | "unblock" | "groom" | "clear";
@@ -202,6 +202,11 @@ interface KindInput {
   readonly groom: boolean;
   /** Why an entity must not be blocked whatever the policy says, or null. */
   readonly refusal: (entity: Entity) => string | null;
+  /**
+   * Why an entity, blocked or not, is protected by `NEVER_BLOCK_ADDRESSES` (it is then
+   * unblocked), or null.
+   */
+  readonly protect: (entity: Entity) => string | null;
 }
 
 /** A host without one single usable address is never blocked (nor groomed). */
@@ -258,8 +263,17 @@ export function plan(snapshot: Snapshot, config: PlanConfig, options: PlanOption
   const unknownKeys = new Set<string>();
   const context: Context = { config, clients, messages, unknownKeys, snapshot };
 
-  const host = planKind(snapshot.host, context, (s) => entityInput(s, config.host, groom));
-  const account = planKind(snapshot.account, context, (s) => entityInput(s, config.account, false));
+  const neverBlock = config.neverBlock ?? [];
+  const host = planKind(
+    snapshot.host,
+    context,
+    (s) => entityInput(s, config.host, groom, neverBlock),
+  );
+  const account = planKind(
+    snapshot.account,
+    context,
+    (s) => entityInput(s, config.account, false, neverBlock),
+  );
   const detection = planKind(snapshot.detection, context, (s) => detectionInput(s, config));
 
   const kinds = [host, account, detection].map((k) =>
@@ -374,7 +388,10 @@ function entityInput<E extends Host | Account>(
   s: EntitySnapshot<E>,
   policy: PlanConfig["host"] | PlanConfig["account"],
   groom: boolean,
+  neverBlock: readonly NeverBlockEntry[],
 ): KindInput {
+  const protect = (entity: Entity) =>
+    entity.kind === "host" && entity.ip !== null ? protection(neverBlock, entity.ip) : null;
   return {
     kind: s.kind,
     matches: scoredInput(s, policy),
@@ -385,7 +402,8 @@ function entityInput<E extends Host | Account>(
     blockTag: policy.blockTag,
     unblockTag: policy.unblockTag,
     groom,
-    refusal: hostRefusal,
+    refusal: (entity) => protect(entity) ?? hostRefusal(entity),
+    protect,
   };
 }
 
@@ -393,7 +411,9 @@ function isInfo(d: Detection): boolean {
   return d.category.trim().toLowerCase() === "info";
 }
 
-function detectionInput(s: DetectionSnapshot, config: PlanConfig): KindInput {
+function detectionInput(snapshot: DetectionSnapshot, config: PlanConfig): KindInput {
+  const neverBlock = config.neverBlock ?? [];
+  const s = withoutProtected(snapshot, neverBlock);
   const policy = config.detection;
   const matches = new Map<number, Match>();
   if (policy.blockTag) {
@@ -434,6 +454,38 @@ function detectionInput(s: DetectionSnapshot, config: PlanConfig): KindInput {
     unblockTag: policy.unblockTag,
     groom: false,
     refusal: detectionRefusal,
+    // A blocked detection holding a protected destination is unblocked (the next cycle
+    // blocks its other destinations again).
+    protect: (entity) => {
+      if (entity.kind !== "detection") return null;
+      const elements = [...entity.blockedElements.values()].flat();
+      return elements.map((e) => protection(neverBlock, e)).find((r) => r !== null) ?? null;
+    },
+  };
+}
+
+/** The detections with their protected destinations moved to the refused ones, with why. */
+function withoutProtected(
+  s: DetectionSnapshot,
+  neverBlock: readonly NeverBlockEntry[],
+): DetectionSnapshot {
+  if (neverBlock.length === 0) return s;
+  const strip = (d: Detection): Detection => {
+    const reasons = d.dstIps.map((ip) => protection(neverBlock, ip));
+    if (reasons.every((r) => r === null)) return d;
+    return {
+      ...d,
+      dstIps: d.dstIps.filter((_ip, i) => reasons[i] === null),
+      refusedDstIps: [...d.refusedDstIps, ...reasons.filter((r): r is string => r !== null)],
+    };
+  };
+  return {
+    ...s,
+    tagged: s.tagged.map(strip),
+    typed: s.typed.map(strip),
+    scoredHostDetections: s.scoredHostDetections.map(strip),
+    blocked: s.blocked.map(strip),
+    pending: s.pending.map(strip),
   };
 }
 
@@ -520,11 +572,14 @@ function decide(input: KindInput, context: Context): KindPlan {
   for (const [id, entity] of blocked) {
     const protectedBy = noBlock.get(id);
     const current = protectedBy ?? entity;
+    const guarded = protectedBy ? null : input.protect(current);
     const reasons: string[] = [];
     let removable = false;
     if (protectedBy) {
       reasons.push(input.noBlockReason);
       removable = true;
+    } else if (guarded !== null) {
+      reasons.push(guarded);
     } else if (config.explicitUnblock) {
       if (input.unblockTag && current.keptTags.includes(input.unblockTag)) {
         reasons.push(`unblock tag ${input.unblockTag}`);
@@ -571,7 +626,9 @@ function decide(input: KindInput, context: Context): KindPlan {
       reasons,
       steps,
       removeTag,
-      keepIfTagged: !protectedBy && !config.explicitUnblock ? input.blockTag : null,
+      keepIfTagged: !protectedBy && guarded === null && !config.explicitUnblock
+        ? input.blockTag
+        : null,
     });
   }
 

@@ -11,6 +11,7 @@ import { getLogger } from "@logtape/logtape";
 import type { ResponseClient, StaticIpOutcome } from "./client.ts";
 import type { ActionOutcome, ActionRecord, Category } from "./report.ts";
 import { parseBlockableEntry, parseIpOrNetwork } from "./ip.ts";
+import { type NeverBlockEntry, protection } from "./never_block.ts";
 
 /** A line of the file that is not an entry. */
 export interface StaticIpProblem {
@@ -32,9 +33,12 @@ export interface StaticIpList {
  * blank lines and `#` comments allowed; networks with host bits set refused with the
  * corrected form (decisions #6); addresses no host has, networks broader than `/8` or
  * `/16` (so never `0.0.0.0/0` or `::/0`) refused with the reason (`parseBlockableEntry`);
- * duplicates merged.
+ * entries overlapping `NEVER_BLOCK_ADDRESSES` refused, naming the entry; duplicates merged.
  */
-export function parseStaticIps(text: string): StaticIpList {
+export function parseStaticIps(
+  text: string,
+  neverBlock: readonly NeverBlockEntry[] = [],
+): StaticIpList {
   const entries = new Map<string, number>();
   const problems: StaticIpProblem[] = [];
   const lines = text.split(/\r?\n/);
@@ -44,6 +48,11 @@ export function parseStaticIps(text: string): StaticIpList {
     const parsed = parseBlockableEntry(line);
     if (!parsed.ok) {
       problems.push({ line: index + 1, text: line, reason: parsed.reason });
+      return;
+    }
+    const protectedBy = protection(neverBlock, parsed.value.entry);
+    if (protectedBy !== null) {
+      problems.push({ line: index + 1, text: line, reason: protectedBy });
       return;
     }
     if (!entries.has(parsed.value.entry)) entries.set(parsed.value.entry, index + 1);
@@ -60,6 +69,8 @@ export interface StaticIpsOptions {
   readonly dryRun?: boolean;
   /** Why nothing is changed when `dryRun` (e.g. `outside the response window`). */
   readonly dryRunReason?: string;
+  /** `NEVER_BLOCK_ADDRESSES`: entries overlapping one are not blocked (and unblocked). */
+  readonly neverBlock?: readonly NeverBlockEntry[];
   /**
    * Reads the file.
    * @default {Deno.readTextFile}
@@ -113,7 +124,7 @@ export async function reconcileStaticIps(
     logger.error("{message}", { message });
     return { records, messages: [{ category: "Error", text: message }], failed: true };
   }
-  const list = parseStaticIps(text);
+  const list = parseStaticIps(text, options.neverBlock ?? []);
   for (const p of list.problems) {
     const message = `Ignoring line ${p.line} of "${path}": ${p.reason}`;
     messages.push({ category: "Warning", text: message });

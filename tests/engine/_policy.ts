@@ -29,6 +29,7 @@ export interface ConfigOverrides {
   blockTypes?: Config["blockTypes"];
   staticIpsFile?: string;
   unblockOutside?: boolean;
+  neverBlock?: Config["neverBlock"];
 }
 
 /** The original's defaults, with the overrides applied. */
@@ -77,6 +78,8 @@ export function testConfig(o: ConfigOverrides = {}): Config {
       ...o.detection,
     },
     staticIpsFile: o.staticIpsFile ?? "static_dst_ips_to_block.txt",
+    neverBlock: o.neverBlock ?? [],
+    neverBlockFile: null,
     limits: {
       maxBlocksPerCycle: 10,
       maxBlockedTotal: 100,
