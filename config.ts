@@ -279,6 +279,27 @@ export const CORE_KEYS: readonly KeySpec[] = [
       "with one per line and # comments. A blocked entity they come to cover is unblocked.",
   },
   {
+    key: "HOST_BLOCK_EXPIRE_HOURS",
+    default: "",
+    section: SAFETY,
+    help: "Hours after which a host block held only by automatic criteria (scores, urgency,\n" +
+      "detection types) is released and marked VAR Block Expired; it is not blocked\n" +
+      "automatically again until those criteria stop matching. Tag and group blocks never\n" +
+      "expire. Empty: never.",
+  },
+  {
+    key: "ACCOUNT_BLOCK_EXPIRE_HOURS",
+    default: "",
+    section: SAFETY,
+    help: "As HOST_BLOCK_EXPIRE_HOURS, for accounts.",
+  },
+  {
+    key: "DETECTION_BLOCK_EXPIRE_HOURS",
+    default: "",
+    section: SAFETY,
+    help: "As HOST_BLOCK_EXPIRE_HOURS, for detections (blocked by type or source host scores).",
+  },
+  {
     key: "MAX_BLOCKS_PER_CYCLE",
     default: "10",
     section: SAFETY,
@@ -561,6 +582,22 @@ class Reader {
     return Number(value);
   }
 
+  /** A number of hours above 0 and up to ten years (decimals allowed); empty is null. */
+  hours(key: string): number | null {
+    const { value } = this.raw(key);
+    if (value === "") return null;
+    const hours = Number(value);
+    if (!/^\d+(\.\d+)?$/.test(value) || hours <= 0 || hours > MAX_EXPIRE_HOURS) {
+      this.fail(
+        key,
+        `"${value}" is not a number of hours; use a number above 0 and up to ${MAX_EXPIRE_HOURS}, ` +
+          "or empty for never",
+      );
+      return null;
+    }
+    return hours;
+  }
+
   /** One of a set of words (case-insensitive); returns the canonical spelling. */
   choice<T extends string>(key: string, allowed: readonly T[]): T | null {
     const { value } = this.raw(key);
@@ -757,6 +794,9 @@ function parseBrains(reader: Reader): BrainConfig[] {
   });
   return brains;
 }
+
+/** The longest block expiry: ten years of hours. */
+const MAX_EXPIRE_HOURS = 87_600;
 
 function parseWindow(reader: Reader): WindowConfig {
   const entries = reader.list("BLOCK_DAYS").map((d) => d.toLowerCase());
@@ -1015,6 +1055,12 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
     (_where, message) => reader.fail("NEVER_BLOCK_ADDRESSES", message),
   );
 
+  const blockExpireHours = {
+    host: reader.hours("HOST_BLOCK_EXPIRE_HOURS"),
+    account: reader.hours("ACCOUNT_BLOCK_EXPIRE_HOURS"),
+    detection: reader.hours("DETECTION_BLOCK_EXPIRE_HOURS"),
+  };
+
   const count = "an integer 0-1000000";
   const limits = {
     maxBlocksPerCycle: reader.int("MAX_BLOCKS_PER_CYCLE", 0, 1_000_000, count) ?? 10,
@@ -1087,6 +1133,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
     staticIpsFile,
     neverBlock,
     neverBlockFile,
+    blockExpireHours,
     limits,
     email,
     syslog,

@@ -6,6 +6,7 @@
  */
 
 import type { NeverBlockEntry } from "./engine/never_block.ts";
+import type { Kind } from "./engine/kinds.ts";
 
 /** A threat/certainty threshold: `50 and 60` or `50 or 60`. */
 export interface ScoreThreshold {
@@ -127,6 +128,11 @@ export interface Config {
   readonly neverBlock: readonly NeverBlockEntry[];
   /** The `@file` of `NEVER_BLOCK_ADDRESSES`, resolved, or null for an inline list. */
   readonly neverBlockFile: string | null;
+  /**
+   * `HOST_`, `ACCOUNT_`, `DETECTION_BLOCK_EXPIRE_HOURS`: hours after which a block held
+   * only by automatic criteria is released, per kind; null never.
+   */
+  readonly blockExpireHours: Readonly<Record<Kind, number | null>>;
   readonly limits: LimitsConfig;
   readonly email: EmailConfig;
   readonly syslog: SyslogConfig;

@@ -13,7 +13,7 @@ import { getLogger } from "@logtape/logtape";
 import pLimit from "p-limit";
 import type { ResponseClient } from "./client.ts";
 import type { Account, Detection, Entity, Host, Kind } from "./model.ts";
-import type { ClientStep, Plan, PlanEntry } from "./plan.ts";
+import type { ClientStep, Plan, PlanEntry, TagMark } from "./plan.ts";
 import type { ActionOperation, ActionOutcome, ActionRecord, Category } from "./report.ts";
 import type { VectraApi } from "./vectra/api.ts";
 import { listTagged } from "./vectra/tagged.ts";
@@ -50,6 +50,18 @@ export interface ActOptions {
    * @default {true}
    */
   readonly bulkIntents?: boolean;
+  /**
+   * The kinds whose blocks expire (`*_BLOCK_EXPIRE_HOURS` set): their blocks get a
+   * `VAR Blocked At` tag when recorded.
+   * @default {new Set()}
+   */
+  readonly blockTimes?: ReadonlySet<Kind>;
+  /**
+   * Why the plan's tag marks (block times to record, expired marks to remove) are not
+   * written (dry run), or null to write them.
+   * @default {null}
+   */
+  readonly markRefusal?: string | null;
 }
 
 /** What the act step did. */
@@ -103,6 +115,8 @@ export async function act(
     clock = () => new Date(),
     guard = () => null,
     bulkIntents = true,
+    blockTimes = new Set<Kind>(),
+    markRefusal = null,
   } = options;
   const limit = pLimit(Math.max(1, concurrency));
   const records: ActionRecord[] = [];
@@ -126,6 +140,7 @@ export async function act(
     messages,
     preRecorded,
     stages: null,
+    blockTimes,
   };
   const all = [...groups.values()];
   // Without bulk intents every entity is one wave: the original bounded-concurrency run.
@@ -143,6 +158,12 @@ export async function act(
     }
     await actOnWave(wave);
   }
+  const marks = (["host", "account", "detection"] as const).flatMap((kind) =>
+    plan[kind].marks.map((mark) => ({ kind, mark }))
+  );
+  await Promise.all(
+    marks.map(({ kind, mark }) => limit(() => writeMark(kind, mark, context, markRefusal))),
+  );
   return { records, messages };
 
   async function actOnWave(wave: PlanEntry[][]): Promise<void> {
@@ -271,6 +292,8 @@ interface EntryContext {
   readonly preRecorded: ReadonlySet<string>;
   /** The wave's staged changes; null once they are committed. */
   readonly stages: WaveStages | null;
+  /** Kinds whose blocks get a `VAR Blocked At` tag. */
+  readonly blockTimes: ReadonlySet<Kind>;
 }
 
 function emit(records: ActionRecord[], record: ActionRecord): void {
@@ -658,6 +681,8 @@ async function finishEntry(
       remove,
       clearPending: entry.steps.map((s) => s.tagName),
       removeTag,
+      ...(context.blockTimes.has(kind) ? { at: context.clock() } : {}),
+      expire: entry.expires === true && remove.size > 0,
     });
     if (next.length !== fresh.length || next.some((t, i) => t !== fresh[i])) {
       await api.setTags(kind, entity.id, next);
@@ -747,6 +772,45 @@ async function addNote(
   } catch (error) {
     const text = `Cannot add the note to ${describe(entry.entity)} on brain ${context.brain}: ` +
       errorText(error);
+    context.messages.push({ category: "Warning", text });
+    logger.warn("{message}", { message: text });
+  }
+}
+
+/**
+ * Writes one tag mark (a block time, or the removal of `VAR Block Expired`) and reports it
+ * as a message; a failure leaves the tags as they were, and the next cycle tries again.
+ */
+async function writeMark(
+  kind: Kind,
+  mark: TagMark,
+  context: EntryContext,
+  refusal: string | null,
+): Promise<void> {
+  const entity = describe(mark.entity);
+  const [what, done] = mark.mark === "stamp"
+    ? [`record the block time of ${entity}`, `Recorded the block time of ${entity}`]
+    : [`re-arm automatic blocking of ${entity}`, `Re-armed automatic blocking of ${entity}`];
+  if (refusal !== null) {
+    context.messages.push({ category: "Info", text: `Would ${what} (${mark.reason}): ${refusal}` });
+    return;
+  }
+  try {
+    const fresh = await context.api.getTags(kind, mark.entity.id);
+    const next = applyTagChange(
+      kind,
+      fresh,
+      mark.mark === "stamp" ? { at: context.clock() } : { rearm: true },
+    );
+    if (next.length !== fresh.length || next.some((t, i) => t !== fresh[i])) {
+      await context.api.setTags(kind, mark.entity.id, next);
+    }
+    const text = `${done} (${mark.reason})`;
+    context.messages.push({ category: "Info", text });
+    logger.info("{message}", { message: text });
+  } catch (error) {
+    const text = `Cannot ${what} on brain ${context.brain}: ${errorText(error)}; the next ` +
+      "cycle tries again";
     context.messages.push({ category: "Warning", text });
     logger.warn("{message}", { message: text });
   }

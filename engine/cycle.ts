@@ -19,6 +19,7 @@ import { select } from "./select.ts";
 import type { Snapshot } from "./snapshot.ts";
 import { repairDrift } from "./drift.ts";
 import { reconcileStaticIps } from "./static_ips.ts";
+import { isoSeconds } from "./state_tags.ts";
 import type { VectraApi } from "./vectra/api.ts";
 
 /** A configured brain with its API client. */
@@ -197,6 +198,7 @@ async function cycle(
             clients,
             groom: options.groom,
             confirmBlastRadius: options.confirmBlastRadius,
+            now,
           });
           const p = runtime.api.remembersUids
             ? await recheckNoBlockAccounts(planned, runtime.api, config)
@@ -210,6 +212,8 @@ async function cycle(
               if (entry.operation === "unblock") return unblocksAllowed ? null : refusal;
               return acted ? null : refusal;
             },
+            blockTimes: new Set(KINDS.filter((k) => config.blockExpireHours[k] !== null)),
+            markRefusal: acted ? null : refusal,
           });
           actions.push(...report.records);
           messages.push(...p.messages, ...report.messages);
@@ -471,6 +475,19 @@ export function formatPlan(result: CycleResult, options: FormatOptions = {}): st
     for (const s of skipped) {
       lines.push(
         `  ${s.brain} ${s.entity.kind} ${s.entity.id} ${s.entity.name}: ${s.reasons.join("; ")}`,
+      );
+    }
+  }
+  const expiries = result.plans.flatMap((p) =>
+    KINDS.flatMap((k) => p[k].expiries.map((e) => ({ brain: p.brain, ...e })))
+  );
+  if (expiries.length > 0) {
+    lines.push("", "Automatic blocks held, and when they expire:");
+    for (const e of expiries) {
+      const since = e.blockedAt === null ? "time recorded now" : `since ${isoSeconds(e.blockedAt)}`;
+      lines.push(
+        `  ${e.brain} ${e.entity.kind} ${e.entity.id} ${e.entity.name}: ${since}, expires ` +
+          isoSeconds(e.expiresAt),
       );
     }
   }

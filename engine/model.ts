@@ -32,6 +32,10 @@ export interface EntityBase {
   readonly isBlocked: boolean;
   /** The most recent note, or null. */
   readonly note: string | null;
+  /** When the block began (`VAR Blocked At:` tag), epoch milliseconds, or null if not recorded. */
+  readonly blockedAt: number | null;
+  /** True iff the entity carries `VAR Block Expired`: its automatic block expired. */
+  readonly blockExpired: boolean;
 }
 
 /** A Vectra host. */
@@ -359,6 +363,8 @@ function base(
     keptTags: split.keptTags,
     blockedElements: split.blockedElements,
     isBlocked: split.isBlocked,
+    blockedAt: split.blockedAt,
+    blockExpired: split.blockExpired,
     note: unescapeNote(note),
   };
 }

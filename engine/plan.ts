@@ -17,7 +17,7 @@ import type {
   OffKind,
   Snapshot,
 } from "./snapshot.ts";
-import { parsePendingTag } from "./state_tags.ts";
+import { isoSeconds, parsePendingTag } from "./state_tags.ts";
 import { isRoutedTo, routingOf } from "./routing.ts";
 import { singleHostAddress } from "./ip.ts";
 import { type NeverBlockEntry, protection } from "./never_block.ts";
@@ -36,7 +36,7 @@ export interface PlanClient {
 /** The policy settings the plan reads. */
 export type PlanConfig =
   & Pick<Config, "explicitUnblock" | "host" | "account" | "detection" | "limits">
-  & Partial<Pick<Config, "neverBlock">>;
+  & Partial<Pick<Config, "neverBlock" | "blockExpireHours">>;
 
 /** What one client does for one entry. */
 export type StepMode = "block" | "unblock" | "groom" | "clear";
@@ -76,6 +76,28 @@ export interface PlanEntry {
   readonly keepIfTagged: string | null;
   /** Why the entry is not carried out (a blast-radius limit), or null. */
   readonly held: string | null;
+  /** An unblock because the automatic block expired: the entity is marked `VAR Block Expired`. */
+  readonly expires?: boolean;
+}
+
+/** A state tag written without any client call (`*_BLOCK_EXPIRE_HOURS`). */
+export interface TagMark {
+  readonly entity: Entity;
+  /**
+   * `stamp`: record the block time of a block that has none (made before expiry was
+   * configured, or by the original); `rearm`: remove `VAR Block Expired` once the automatic
+   * criteria stopped matching.
+   */
+  readonly mark: "stamp" | "rearm";
+  readonly reason: string;
+}
+
+/** When a block held only by automatic criteria expires. */
+export interface BlockExpiry {
+  readonly entity: Entity;
+  /** When the block began (null: a block this cycle makes or stamps). */
+  readonly blockedAt: Date | null;
+  readonly expiresAt: Date;
 }
 
 /** An entity that matches a block criterion but is excluded, and why. */
@@ -102,6 +124,10 @@ export interface KindPlan {
   readonly blockedBefore: number;
   /** Blast-radius limits that tripped, as messages. */
   readonly limitsTripped: readonly string[];
+  /** Block times to record and expired marks to remove (no client call). */
+  readonly marks: readonly TagMark[];
+  /** Blocks held only by automatic criteria, with when they expire (when the kind's expire). */
+  readonly expiries: readonly BlockExpiry[];
 }
 
 /** A message of the decide step that is not tied to one action. */
@@ -133,6 +159,11 @@ export interface PlanOptions {
    * @default {false}
    */
   readonly confirmBlastRadius?: boolean;
+  /**
+   * The cycle's time, against which block expiry (`*_BLOCK_EXPIRE_HOURS`) is measured.
+   * Without it no block expires.
+   */
+  readonly now?: Date;
 }
 
 const BLOCK_OP: Readonly<Record<Kind, Operation>> = {
@@ -187,6 +218,19 @@ export function scoreReason(
 interface Match {
   entity: Entity;
   reasons: string[];
+  /** True when a person asked for the block (the block tag, the block group). */
+  manual: boolean;
+}
+
+/** How a kind's blocks expire. */
+interface ExpiryPolicy {
+  /** Hours a block held only by automatic criteria lasts. */
+  readonly hours: number;
+  /** The config key, for reasons. */
+  readonly key: string;
+  readonly now: Date;
+  /** Entities carrying `VAR Block Expired`. */
+  readonly marked: ReadonlyMap<number, Entity>;
 }
 
 /** The kind-independent input of the set algebra. */
@@ -207,6 +251,8 @@ interface KindInput {
    * unblocked), or null.
    */
   readonly protect: (entity: Entity) => string | null;
+  /** How blocks held only by automatic criteria expire, or null when they never do. */
+  readonly expiry: ExpiryPolicy | null;
 }
 
 /** A host without one single usable address is never blocked (nor groomed). */
@@ -242,6 +288,7 @@ interface EntryDraft {
   steps: StepDraft[];
   removeTag: string | null;
   keepIfTagged?: string | null;
+  expires?: boolean;
 }
 
 /**
@@ -255,13 +302,13 @@ interface EntryDraft {
  * ```
  */
 export function plan(snapshot: Snapshot, config: PlanConfig, options: PlanOptions): Plan {
-  const { clients, groom = false, confirmBlastRadius = false } = options;
+  const { clients, groom = false, confirmBlastRadius = false, now } = options;
   const messages: PlanMessage[] = snapshot.warnings.map((text) => ({
     category: "Warning",
     text,
   }));
   const unknownKeys = new Set<string>();
-  const context: Context = { config, clients, messages, unknownKeys, snapshot };
+  const context: Context = { config, clients, messages, unknownKeys, snapshot, now };
 
   const neverBlock = config.neverBlock ?? [];
   const host = planKind(
@@ -319,30 +366,66 @@ interface Context {
   readonly messages: PlanMessage[];
   readonly unknownKeys: Set<string>;
   readonly snapshot: Snapshot;
+  readonly now: Date | undefined;
 }
 
 function emptyKindPlan(kind: Kind, status: "failed" | "off", error: string | null): KindPlan {
-  return { kind, status, error, entries: [], skipped: [], blockedBefore: 0, limitsTripped: [] };
+  return {
+    kind,
+    status,
+    error,
+    entries: [],
+    skipped: [],
+    blockedBefore: 0,
+    limitsTripped: [],
+    marks: [],
+    expiries: [],
+  };
 }
 
-function planKind<S extends { status: "ok" }>(
+function planKind<S extends { status: "ok"; expired?: readonly Entity[] }>(
   read: S | FailedKind | OffKind,
   context: Context,
-  toInput: (s: S) => KindInput,
+  toInput: (s: S) => Omit<KindInput, "expiry">,
 ): KindPlan {
   if (read.status === "failed") return emptyKindPlan(read.kind, "failed", read.error);
   if (read.status === "off") return emptyKindPlan(read.kind, "off", null);
-  return decide(toInput(read as S), context);
+  const input = toInput(read as S);
+  return decide({ ...input, expiry: expiryPolicy(input.kind, read as S, context) }, context);
 }
 
-function addMatch(matches: Map<number, Match>, entity: Entity, reason: string): void {
+/** Adds a reason; `manual` when a person asked for it (a tag, a group), not scores or types. */
+function addMatch(
+  matches: Map<number, Match>,
+  entity: Entity,
+  reason: string,
+  manual = false,
+): void {
   const existing = matches.get(entity.id);
   if (existing) {
     existing.entity = entity;
+    existing.manual = existing.manual || manual;
     if (!existing.reasons.includes(reason)) existing.reasons.push(reason);
     return;
   }
-  matches.set(entity.id, { entity, reasons: [reason] });
+  matches.set(entity.id, { entity, reasons: [reason], manual });
+}
+
+const EXPIRE_KEYS: Readonly<Record<Kind, string>> = {
+  host: "HOST_BLOCK_EXPIRE_HOURS",
+  account: "ACCOUNT_BLOCK_EXPIRE_HOURS",
+  detection: "DETECTION_BLOCK_EXPIRE_HOURS",
+};
+
+/** The kind's expiry, or null when its blocks never expire (or the plan has no time). */
+function expiryPolicy(
+  kind: Kind,
+  s: { readonly expired?: readonly Entity[] },
+  context: Context,
+): ExpiryPolicy | null {
+  const hours = context.config.blockExpireHours?.[kind] ?? null;
+  if (hours === null || context.now === undefined) return null;
+  return { hours, key: EXPIRE_KEYS[kind], now: context.now, marked: byId(s.expired ?? []) };
 }
 
 function byId<E extends Entity>(entities: readonly E[]): Map<number, E> {
@@ -356,7 +439,9 @@ function scoredInput<E extends Host | Account>(
   const matches = new Map<number, Match>();
   if (policy.blockTag) {
     for (const e of s.tagged) {
-      if (e.keptTags.includes(policy.blockTag)) addMatch(matches, e, `tag ${policy.blockTag}`);
+      if (e.keptTags.includes(policy.blockTag)) {
+        addMatch(matches, e, `tag ${policy.blockTag}`, true);
+      }
     }
   }
   if (policy.threatCertainty) {
@@ -373,7 +458,7 @@ function scoredInput<E extends Host | Account>(
     }
   }
   if (policy.blockGroup) {
-    for (const e of s.grouped) addMatch(matches, e, `member of group ${policy.blockGroup}`);
+    for (const e of s.grouped) addMatch(matches, e, `member of group ${policy.blockGroup}`, true);
   }
   for (const t of s.typed) {
     if (!policy.detectionTypes.includes(t.detectionType)) continue;
@@ -389,7 +474,7 @@ function entityInput<E extends Host | Account>(
   policy: PlanConfig["host"] | PlanConfig["account"],
   groom: boolean,
   neverBlock: readonly NeverBlockEntry[],
-): KindInput {
+): Omit<KindInput, "expiry"> {
   const protect = (entity: Entity) =>
     entity.kind === "host" && entity.ip !== null ? protection(neverBlock, entity.ip) : null;
   return {
@@ -411,14 +496,19 @@ function isInfo(d: Detection): boolean {
   return d.category.trim().toLowerCase() === "info";
 }
 
-function detectionInput(snapshot: DetectionSnapshot, config: PlanConfig): KindInput {
+function detectionInput(
+  snapshot: DetectionSnapshot,
+  config: PlanConfig,
+): Omit<KindInput, "expiry"> {
   const neverBlock = config.neverBlock ?? [];
   const s = withoutProtected(snapshot, neverBlock);
   const policy = config.detection;
   const matches = new Map<number, Match>();
   if (policy.blockTag) {
     for (const d of s.tagged) {
-      if (d.keptTags.includes(policy.blockTag)) addMatch(matches, d, `tag ${policy.blockTag}`);
+      if (d.keptTags.includes(policy.blockTag)) {
+        addMatch(matches, d, `tag ${policy.blockTag}`, true);
+      }
     }
   }
   for (const d of s.typed) {
@@ -504,6 +594,8 @@ function decide(input: KindInput, context: Context): KindPlan {
   const unblockEntries = new Map<number, EntryDraft>();
   const groomEntries: EntryDraft[] = [];
   const skipped: SkippedEntity[] = [];
+  const marks: TagMark[] = [];
+  const expiries: BlockExpiry[] = [];
   /** Clients that should hold a block for an entity after this cycle. */
   const desired = new Map<number, Set<string>>();
   const blockers = clients.filter((c) => c.supports.has(blockOp));
@@ -533,6 +625,11 @@ function decide(input: KindInput, context: Context): KindPlan {
       messages.push({ category: "Warning", text: `Not blocking ${label(entity)}: ${refusal}` });
       continue;
     }
+    const expired = input.expiry && !match.manual ? expiredReason(entity, input.expiry) : null;
+    if (expired !== null) {
+      skipped.push({ entity, reasons: [...match.reasons, expired] });
+      continue;
+    }
     const routing = routingOf(entity.keptTags);
     for (const tag of routing.malformed) {
       messages.push({
@@ -557,12 +654,17 @@ function decide(input: KindInput, context: Context): KindPlan {
       (entity.blockedElements.get(c.tagName)?.length ?? 0) === 0
     );
     if (missing.length === 0) continue;
+    const expiresAt = input.expiry && !match.manual
+      ? expiryTime(entity.isBlocked ? entity.blockedAt : null, input.expiry)
+      : null;
     blockEntries.set(id, {
       entity,
       operation: "block",
-      reasons: entity.kind === "detection"
-        ? [...match.reasons, ...entity.refusedDstIps]
-        : [...match.reasons],
+      reasons: [
+        ...match.reasons,
+        ...(entity.kind === "detection" ? entity.refusedDstIps : []),
+        ...(expiresAt && input.expiry ? [expiresText(expiresAt, input.expiry)] : []),
+      ],
       steps: missing.map((c) => step(c, "block", [], null)),
       removeTag: null,
     });
@@ -587,6 +689,30 @@ function decide(input: KindInput, context: Context): KindPlan {
       }
     } else if (!matches.has(id)) {
       reasons.push("no longer matches");
+    }
+    const match = matches.get(id);
+    let expires = false;
+    if (reasons.length === 0 && input.expiry && !match?.manual) {
+      const expired = expiredReason(current, input.expiry);
+      if (expired !== null) {
+        reasons.push(expired);
+        expires = true;
+      } else if (!blockEntries.has(id)) {
+        // (A block of its missing clients records the time and shows the expiry itself.)
+        if (current.blockedAt === null) {
+          marks.push({
+            entity: current,
+            mark: "stamp",
+            reason: "held only by automatic criteria, with no recorded block time; " +
+              `${input.expiry.key} ${input.expiry.hours} counts from now`,
+          });
+        }
+        expiries.push({
+          entity: current,
+          blockedAt: current.blockedAt === null ? null : new Date(current.blockedAt),
+          expiresAt: expiryTime(current.blockedAt, input.expiry),
+        });
+      }
     }
     if (reasons.length === 0) {
       const keep = desired.get(id) ?? new Set<string>();
@@ -626,9 +752,20 @@ function decide(input: KindInput, context: Context): KindPlan {
       reasons,
       steps,
       removeTag,
-      keepIfTagged: !protectedBy && guarded === null && !config.explicitUnblock
+      keepIfTagged: !protectedBy && guarded === null && (expires || !config.explicitUnblock)
         ? input.blockTag
         : null,
+      expires,
+    });
+  }
+
+  // Expired marks whose automatic criteria no longer match: the entity may be blocked again.
+  for (const [id, entity] of input.expiry?.marked ?? []) {
+    if (matches.has(id) || blocked.has(id)) continue;
+    marks.push({
+      entity,
+      mark: "rearm",
+      reason: "the automatic criteria that held its expired block no longer match",
     });
   }
 
@@ -742,6 +879,7 @@ function decide(input: KindInput, context: Context): KindPlan {
     removeTag: e.removeTag,
     keepIfTagged: e.keepIfTagged ?? null,
     held: null,
+    ...(e.expires ? { expires: true } : {}),
   }));
   return {
     kind,
@@ -751,7 +889,38 @@ function decide(input: KindInput, context: Context): KindPlan {
     skipped: skipped.sort((a, b) => a.entity.id - b.entity.id),
     blockedBefore: blocked.size,
     limitsTripped: [],
+    marks: sortById(marks),
+    expiries: sortById(expiries),
   };
+}
+
+/** When a block that began at `since` (null: now) expires. */
+function expiryTime(since: number | null, expiry: ExpiryPolicy): Date {
+  return new Date((since ?? expiry.now.getTime()) + expiry.hours * 3_600_000);
+}
+
+/** `automatic block expires 2026-12-08T10:00:00Z (HOST_BLOCK_EXPIRE_HOURS 24)`. */
+function expiresText(at: Date, expiry: ExpiryPolicy): string {
+  return `automatic block expires ${isoSeconds(at)} (${expiry.key} ${expiry.hours})`;
+}
+
+/**
+ * Why an entity held only by automatic criteria is not (or no longer) blocked: it carries
+ * `VAR Block Expired`, or its recorded block is older than the kind's expiry. Else null.
+ */
+function expiredReason(entity: Entity, expiry: ExpiryPolicy): string | null {
+  if (entity.isBlocked && entity.blockedAt !== null) {
+    const expiresAt = expiryTime(entity.blockedAt, expiry);
+    if (expiresAt.getTime() <= expiry.now.getTime()) {
+      return `automatic block expired ${isoSeconds(expiresAt)}: blocked since ` +
+        `${isoSeconds(new Date(entity.blockedAt))}, ${expiry.key} ${expiry.hours}`;
+    }
+  }
+  if (entity.blockExpired) {
+    return `automatic block expired (${expiry.key} ${expiry.hours}); blocked again once its ` +
+      "automatic criteria have stopped matching and match again, or when a person tags it";
+  }
+  return null;
 }
 
 function step(c: PlanClient, mode: StepMode, elements: string[], note: string | null): StepDraft {
@@ -766,7 +935,7 @@ function step(c: PlanClient, mode: StepMode, elements: string[], note: string | 
   };
 }
 
-function sortById(entries: EntryDraft[]): EntryDraft[] {
+function sortById<T extends { entity: Entity }>(entries: T[]): T[] {
   return entries.sort((a, b) => a.entity.id - b.entity.id);
 }
 

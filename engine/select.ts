@@ -18,7 +18,7 @@ import type {
   TypedMatch,
   UrgentMatch,
 } from "./snapshot.ts";
-import { MARKER_TAGS, type PendingOperation, pendingTag } from "./state_tags.ts";
+import { BLOCK_EXPIRED_TAG, MARKER_TAGS, type PendingOperation, pendingTag } from "./state_tags.ts";
 import type { ScoreQuery, VectraApi } from "./vectra/api.ts";
 
 export type {
@@ -30,10 +30,9 @@ export type {
 } from "./snapshot.ts";
 
 /** The settings the read step needs. */
-export type SelectConfig = Pick<
-  Config,
-  "blockTypes" | "explicitUnblock" | "host" | "account" | "detection"
->;
+export type SelectConfig =
+  & Pick<Config, "blockTypes" | "explicitUnblock" | "host" | "account" | "detection">
+  & Partial<Pick<Config, "blockExpireHours">>;
 
 /** Options for {@linkcode select}. */
 export interface SelectOptions {
@@ -186,18 +185,31 @@ export async function select(
     (["block", "unblock"] as PendingOperation[]).map((op) => pendingTag(c, op))
   );
 
-  /** One any-of `tags=` query for all tag criteria of a kind, split on var's side. */
+  /**
+   * One any-of `tags=` query for all tag criteria of a kind, split on var's side; with an
+   * expiry for the kind, the `VAR Block Expired` mark is one of them.
+   */
   async function tagUnion<E extends { id: number; tags: readonly string[] }>(
     list: (tags: readonly string[]) => Promise<E[]>,
     blockTag: string | null,
-    marker: string,
-  ): Promise<{ tagged: E[]; blocked: E[]; pending: E[] }> {
-    const tags = [...new Set([...(blockTag ? [blockTag] : []), marker, ...pendingTags])];
+    kind: Kind,
+  ): Promise<{ tagged: E[]; blocked: E[]; pending: E[]; expired?: E[] }> {
+    const marker = MARKER_TAGS[kind];
+    const expires = (config.blockExpireHours?.[kind] ?? null) !== null;
+    const tags = [
+      ...new Set([
+        ...(blockTag ? [blockTag] : []),
+        marker,
+        ...pendingTags,
+        ...(expires ? [BLOCK_EXPIRED_TAG] : []),
+      ]),
+    ];
     const all = await list(tags);
     return {
       tagged: blockTag ? all.filter((e) => e.tags.includes(blockTag)) : [],
       blocked: all.filter((e) => e.tags.includes(marker)),
       pending: all.filter((e) => pendingTags.some((t) => e.tags.includes(t))),
+      ...(expires ? { expired: all.filter((e) => e.tags.includes(BLOCK_EXPIRED_TAG)) } : {}),
     };
   }
 
@@ -205,10 +217,10 @@ export async function select(
     const policy = config.host;
     const keys = GROUP_KEYS.host;
     const useUrgency = api.version !== "2.5" && policy.urgency !== null;
-    const [noBlock, { tagged, blocked, pending }, scoredHosts, urgent, grouped, typed] =
+    const [noBlock, { tagged, blocked, pending, expired }, scoredHosts, urgent, grouped, typed] =
       await settleAll([
         policy.noBlockGroup ? hostGroupMembers(policy.noBlockGroup, keys.noBlock) : [],
-        tagUnion((anyTags) => listHosts({ anyTags }), policy.blockTag, MARKER_TAGS.host),
+        tagUnion((anyTags) => listHosts({ anyTags }), policy.blockTag, "host"),
         !useUrgency && thresholdActive(policy.threatCertainty)
           ? scored(policy.threatCertainty, listHosts, (h) => h.id)
           : [],
@@ -227,6 +239,7 @@ export async function select(
       noBlock,
       blocked,
       pending,
+      ...(expired ? { expired } : {}),
     };
   }
 
@@ -291,10 +304,10 @@ export async function select(
     const policy = config.account;
     const keys = GROUP_KEYS.account;
     const useUrgency = api.version !== "2.5" && policy.urgency !== null;
-    const [noBlock, { tagged, blocked, pending }, scoredAccounts, urgent, grouped, typed] =
+    const [noBlock, { tagged, blocked, pending, expired }, scoredAccounts, urgent, grouped, typed] =
       await settleAll([
         policy.noBlockGroup ? accountGroupMembers(policy.noBlockGroup, keys.noBlock) : [],
-        tagUnion((anyTags) => listAccounts({ anyTags }), policy.blockTag, MARKER_TAGS.account),
+        tagUnion((anyTags) => listAccounts({ anyTags }), policy.blockTag, "account"),
         !useUrgency && thresholdActive(policy.threatCertainty)
           ? scored(policy.threatCertainty, listAccounts, (a) => a.id)
           : [],
@@ -313,25 +326,27 @@ export async function select(
       noBlock,
       blocked,
       pending,
+      ...(expired ? { expired } : {}),
     };
   }
 
   async function readDetections(): Promise<DetectionSnapshot> {
     const policy = config.detection;
     const noBlockName = config.host.noBlockGroup;
-    const [{ tagged, blocked, pending }, typed, scoredHosts, noBlockHostIds] = await settleAll([
-      tagUnion(
-        (anyTags) =>
-          once(`detections tags ${anyTags.join(",")}`, () => api.listDetections({ anyTags })),
-        policy.blockTag,
-        MARKER_TAGS.detection,
-      ),
-      settleAll(policy.detectionTypes.map(typeDetections)).then((l) => l.flat()),
-      thresholdActive(policy.hostThreatCertainty)
-        ? scored(policy.hostThreatCertainty, listHosts, (h) => h.id)
-        : [],
-      noBlockName ? hostGroupIds(noBlockName, GROUP_KEYS.host.noBlock) : [],
-    ]);
+    const [{ tagged, blocked, pending, expired }, typed, scoredHosts, noBlockHostIds] =
+      await settleAll([
+        tagUnion(
+          (anyTags) =>
+            once(`detections tags ${anyTags.join(",")}`, () => api.listDetections({ anyTags })),
+          policy.blockTag,
+          "detection",
+        ),
+        settleAll(policy.detectionTypes.map(typeDetections)).then((l) => l.flat()),
+        thresholdActive(policy.hostThreatCertainty)
+          ? scored(policy.hostThreatCertainty, listHosts, (h) => h.id)
+          : [],
+        noBlockName ? hostGroupIds(noBlockName, GROUP_KEYS.host.noBlock) : [],
+      ]);
     const hostIds = scoredHosts.map((h) => h.id);
     const scoredHostDetections = hostIds.length === 0 ? [] : await once(
       `detections of hosts ${hostIds.join(",")}`,
@@ -347,6 +362,7 @@ export async function select(
       noBlockHostIds,
       blocked,
       pending,
+      ...(expired ? { expired } : {}),
     };
   }
 

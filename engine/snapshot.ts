@@ -41,6 +41,8 @@ export interface EntitySnapshot<E extends Host | Account> {
   readonly blocked: readonly E[];
   /** Entities carrying a `VAR Pending:` intent tag. */
   readonly pending: readonly E[];
+  /** Entities carrying `VAR Block Expired` (read only when the kind's blocks expire). */
+  readonly expired?: readonly E[];
 }
 
 /** What the detection queries returned. */
@@ -61,6 +63,8 @@ export interface DetectionSnapshot {
   readonly blocked: readonly Detection[];
   /** Detections carrying a `VAR Pending:` intent tag. */
   readonly pending: readonly Detection[];
+  /** Detections carrying `VAR Block Expired` (read only when detection blocks expire). */
+  readonly expired?: readonly Detection[];
 }
 
 /** A kind that could not be read this cycle: nothing of it is decided. */

@@ -8,6 +8,8 @@
 
 import type { Kind } from "./model.ts";
 import {
+  BLOCK_EXPIRED_TAG,
+  blockedAtTag,
   elementTag,
   MARKER_TAGS,
   parsePendingTag,
@@ -29,13 +31,23 @@ export interface TagChange {
   readonly clearPending?: readonly string[];
   /** A kept tag to remove (the configured block tag, decisions #4), or null. */
   readonly removeTag?: string | null;
+  /**
+   * The time of this write, given when block times are recorded (a `*_BLOCK_EXPIRE_HOURS`
+   * is set): a block that has no `VAR Blocked At` tag, or that begins now, gets this time.
+   */
+  readonly at?: Date;
+  /** Mark the entity `VAR Block Expired` (its automatic block expired). */
+  readonly expire?: boolean;
+  /** Remove `VAR Block Expired`: automatic criteria may block the entity again. */
+  readonly rearm?: boolean;
 }
 
 /**
  * Computes an entity's new tag list: every tag var does not own, in order and without
  * duplicates (minus `removeTag`); the marker iff at least one `VAR ID` tag remains; the
- * `VAR ID` tags of every client (configured or not) with the change applied; then the
- * intent tags.
+ * `VAR ID` tags of every client (configured or not) with the change applied; the block
+ * time while blocked (kept from a block already under way, else `at` when given); the
+ * expired mark unless a block was confirmed or `rearm`; then the intent tags.
  *
  * @example
  * ```ts
@@ -69,8 +81,26 @@ export function applyTagChange(
     if (tag.startsWith(PENDING_TAG_PREFIX)) pending.push(tag);
   }
   for (const p of change.addPending ?? []) pending.push(pendingTag(p.client, p.operation));
-  const marker = elementTags.length > 0 ? [MARKER_TAGS[kind]] : [];
-  return unique([...kept, ...marker, ...elementTags, ...pending]);
+  const blocked = elementTags.length > 0;
+  const marker = blocked ? [MARKER_TAGS[kind]] : [];
+  const wasBlocked = split.isBlocked && [...split.blockedElements.values()].some((e) => e.length);
+  // A time left from an earlier block (a rewrite that kept it) does not date a new one.
+  const since = !blocked
+    ? null
+    : wasBlocked && split.blockedAt !== null
+    ? new Date(split.blockedAt)
+    : change.at ?? null;
+  const confirmedBlock = [...(change.set ?? new Map()).values()].some((ids) => ids.length > 0);
+  const expired = (split.blockExpired || change.expire === true) && !change.rearm &&
+    !confirmedBlock;
+  return unique([
+    ...kept,
+    ...marker,
+    ...elementTags,
+    ...(since ? [blockedAtTag(since)] : []),
+    ...(expired ? [BLOCK_EXPIRED_TAG] : []),
+    ...pending,
+  ]);
 }
 
 /** True when two tag lists hold the same tags (order ignored). */

@@ -28,6 +28,34 @@ export const ELEMENT_TAG_PREFIX = "VAR ID:";
 /** The prefix of var's crash-consistency intent tags (`VAR Pending:<client>:<op>`). */
 export const PENDING_TAG_PREFIX = "VAR Pending:";
 
+/** The prefix of the tag recording when an entity was blocked (`VAR Blocked At:<UTC time>`). */
+export const BLOCKED_AT_TAG_PREFIX = "VAR Blocked At:";
+
+/**
+ * The tag var leaves on an entity whose automatic block expired (`*_BLOCK_EXPIRE_HOURS`):
+ * automatic criteria do not block it again until they have stopped matching.
+ */
+export const BLOCK_EXPIRED_TAG = "VAR Block Expired";
+
+/** A time as UTC ISO-8601 in whole seconds: `2026-12-07T10:31:40Z`. */
+export function isoSeconds(at: Date): string {
+  return at.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** Builds `VAR Blocked At:2026-12-07T10:31:40Z` (UTC, whole seconds). */
+export function blockedAtTag(at: Date): string {
+  return `${BLOCKED_AT_TAG_PREFIX}${isoSeconds(at)}`;
+}
+
+/** Reads a `VAR Blocked At:` tag as epoch milliseconds; null for any other or a bad time. */
+export function parseBlockedAtTag(tag: string): number | null {
+  if (!tag.startsWith(BLOCKED_AT_TAG_PREFIX)) return null;
+  const text = tag.slice(BLOCKED_AT_TAG_PREFIX.length);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(text)) return null;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? null : ms;
+}
+
 /** One parsed `VAR ID` tag. */
 export interface ElementTag {
   /** The client's tag name, e.g. `PAN Client` (may contain spaces, or a leading space). */
@@ -53,10 +81,14 @@ export function parseElementTag(tag: string): ElementTag | null {
   return { client: rest.slice(0, colon), element: rest.slice(colon + 1) };
 }
 
-/** True for the tags var owns for a kind: marker, element tags, pending intents. */
+/**
+ * True for the tags var owns for a kind: marker, element tags, pending intents, the block
+ * time and the expired mark.
+ */
 export function isStateTag(kind: Kind, tag: string): boolean {
   return tag === MARKER_TAGS[kind] || tag.startsWith(ELEMENT_TAG_PREFIX) ||
-    tag.startsWith(PENDING_TAG_PREFIX);
+    tag.startsWith(PENDING_TAG_PREFIX) || tag.startsWith(BLOCKED_AT_TAG_PREFIX) ||
+    tag === BLOCK_EXPIRED_TAG;
 }
 
 /** An entity's tags split into what var owns and what it keeps. */
@@ -67,6 +99,10 @@ export interface SplitTags {
   readonly blockedElements: BlockedElements;
   /** True iff the marker tag is present. */
   readonly isBlocked: boolean;
+  /** When the block began (`VAR Blocked At:`), epoch milliseconds, or null if not recorded. */
+  readonly blockedAt: number | null;
+  /** True iff the `VAR Block Expired` tag is present. */
+  readonly blockExpired: boolean;
 }
 
 /**
@@ -77,9 +113,21 @@ export function splitTags(kind: Kind, tags: readonly string[]): SplitTags {
   const keptTags: string[] = [];
   const blocked = new Map<string, string[]>();
   let isBlocked = false;
+  let blockedAt: number | null = null;
+  let blockExpired = false;
   for (const tag of tags) {
     if (tag === MARKER_TAGS[kind]) {
       isBlocked = true;
+      continue;
+    }
+    if (tag.startsWith(BLOCKED_AT_TAG_PREFIX)) {
+      // Several times (a stale one left by a rewrite): the earliest is when the block began.
+      const at = parseBlockedAtTag(tag);
+      if (at !== null) blockedAt = blockedAt === null ? at : Math.min(blockedAt, at);
+      continue;
+    }
+    if (tag === BLOCK_EXPIRED_TAG) {
+      blockExpired = true;
       continue;
     }
     const parsed = parseElementTag(tag);
@@ -92,7 +140,7 @@ export function splitTags(kind: Kind, tags: readonly string[]): SplitTags {
     if (tag.startsWith(PENDING_TAG_PREFIX)) continue;
     keptTags.push(tag);
   }
-  return { keptTags, blockedElements: blocked, isBlocked };
+  return { keptTags, blockedElements: blocked, isBlocked, blockedAt, blockExpired };
 }
 
 /** What a pending intent tag announces. */

@@ -30,6 +30,7 @@ export interface ConfigOverrides {
   staticIpsFile?: string;
   unblockOutside?: boolean;
   neverBlock?: Config["neverBlock"];
+  blockExpireHours?: Partial<Config["blockExpireHours"]>;
 }
 
 /** The original's defaults, with the overrides applied. */
@@ -80,6 +81,7 @@ export function testConfig(o: ConfigOverrides = {}): Config {
     staticIpsFile: o.staticIpsFile ?? "static_dst_ips_to_block.txt",
     neverBlock: o.neverBlock ?? [],
     neverBlockFile: null,
+    blockExpireHours: { host: null, account: null, detection: null, ...o.blockExpireHours },
     limits: {
       maxBlocksPerCycle: 10,
       maxBlockedTotal: 100,
