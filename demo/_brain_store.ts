@@ -24,6 +24,12 @@ export type CommaReading = "anyof" | "literal" | "first" | "ignored";
 /** Every {@linkcode CommaReading}, for tests that loop over them. */
 export const COMMA_READINGS: readonly CommaReading[] = ["anyof", "literal", "first", "ignored"];
 
+/**
+ * List filters no Vectra documentation lists (vectra-api.md §4.2–4.4): a brain started
+ * `documentedOnly` ignores them, as a brain that does not know them would.
+ */
+const UNDOCUMENTED_FILTERS = new Set(["id"]);
+
 /** The list filters a {@linkcode CommaReading} applies to. */
 const LIST_FILTERS = new Set(["tags", "id", "host_id"]);
 
@@ -169,6 +175,7 @@ export class BrainStore {
   #nextNoteId = 1001;
   #now: () => number;
   #commaReading: CommaReading = "anyof";
+  #documentedOnly = false;
 
   constructor(data: SeedData, now: () => number) {
     this.#now = now;
@@ -185,6 +192,16 @@ export class BrainStore {
 
   set commaReading(reading: CommaReading) {
     this.#commaReading = reading;
+    this.#changed();
+  }
+
+  /** True when list filters no documentation lists (`id`) are ignored. */
+  get documentedOnly(): boolean {
+    return this.#documentedOnly;
+  }
+
+  set documentedOnly(on: boolean) {
+    this.#documentedOnly = on;
     this.#changed();
   }
 
@@ -368,6 +385,7 @@ export class BrainStore {
     };
     for (const [name, value] of params) {
       if (value === "" || PAGING.has(name)) continue;
+      if (this.#documentedOnly && UNDOCUMENTED_FILTERS.has(name)) continue;
       const items = LIST_FILTERS.has(name) ? listItems(this.#commaReading, value) : [value];
       if (items === null) continue;
       const raw = items.join(",");

@@ -113,6 +113,12 @@ export interface FakeBrainOptions {
    * @default {"anyof"}
    */
   commaReading?: CommaReading;
+  /**
+   * Ignore list filters no Vectra documentation lists (`id=` on `/hosts`, `/accounts`,
+   * `/detections`), as a brain that does not know them would: every object is answered.
+   * @default {false}
+   */
+  documentedOnly?: boolean;
   /** PEM certificate chain: serve HTTPS (with `key`). @default {plain HTTP} */
   cert?: string;
   /** PEM private key of `cert`. */
@@ -346,6 +352,7 @@ export class FakeBrain {
       : options.seed;
     this.#store = new BrainStore(data, this.#now);
     this.#store.commaReading = options.commaReading ?? "anyof";
+    this.#store.documentedOnly = options.documentedOnly ?? false;
     this.#base = `/api/v${this.apiVersion}`;
     this.#tokenPath = this.apiVersion === "2.5" ? `${this.#base}/oauth2/token` : "/oauth2/token";
     this.credentials = {

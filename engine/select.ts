@@ -115,6 +115,7 @@ export async function select(
   options: SelectOptions = {},
 ): Promise<Snapshot> {
   const { clientTags = [], concurrency = 8, sourceIdLimit = SOURCE_ID_LIMIT } = options;
+  api.startCycle?.();
   const limit = pLimit(Math.max(1, concurrency));
   const memo = new Map<string, Promise<unknown>>();
   const warnings: string[] = [];

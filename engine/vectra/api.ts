@@ -99,6 +99,12 @@ export interface VectraApi {
   addNote(kind: Kind, id: number, note: string): Promise<void>;
 
   /**
+   * Starts a cycle's reads: what the client kept of the last cycle's lists (a whole list
+   * read for id lookups) is dropped.
+   */
+  startCycle?(): void;
+
+  /**
    * The line saying how this brain reads a comma in each list filter (`tags=a,b`,
    * `id=1,2`, `host_id=1,2`) and which query form var uses: the first time it is asked
    * for, and again only after a reading was learned; else null.

@@ -226,6 +226,10 @@ export class SharedVectraApi implements VectraApi {
   #basePath: string;
   #options: VectraApiOptions;
   #readings = new ListReadings();
+  /** Whole lists read this cycle for id lookups, by resource. */
+  #wholeLists = new Map<string, Promise<readonly unknown[]>>();
+  /** Id lookups waiting for the reading of their filter, by filter. */
+  #probes = new Map<ListFilter, Promise<void>>();
   /** Account group member uid → the account ids it resolved to (see `accountsByUids`). */
   #uidIds = new Map<string, number[]>();
   #uidsSince = 0;
@@ -661,16 +665,47 @@ export class SharedVectraApi implements VectraApi {
   }
 
   /**
-   * Objects by id, whatever the brain makes of a comma in `id=` (see `comma.ts`):
+   * Starts a new cycle: whole lists read for id lookups in the last one are forgotten
+   * (and their memory released), so this cycle reads current data.
+   */
+  startCycle(): void {
+    this.#wholeLists.clear();
+  }
+
+  /**
+   * The whole list of a resource (every object, `fields=` only), read at most once per
+   * cycle ({@linkcode startCycle}) however many id lookups need it. A failed read is
+   * forgotten, so a later lookup tries again.
+   */
+  #wholeList<T>(
+    resource: "hosts" | "accounts",
+    fields: keyof Flavor["fields"],
+    parse: (json: unknown) => T,
+  ): Promise<readonly T[]> {
+    const known = this.#wholeLists.get(resource) as Promise<readonly T[]> | undefined;
+    if (known) return known;
+    const read = this.#list(resource, this.#fieldsQuery(fields), parse, `read ${resource} by id`);
+    this.#wholeLists.set(resource, read);
+    read.catch(() => {
+      if (this.#wholeLists.get(resource) === read) this.#wholeLists.delete(resource);
+    });
+    return read;
+  }
+
+  /**
+   * Objects by id, whatever the brain makes of a comma in `id=` (see `comma.ts`). No list
+   * is read in full more than once per cycle: a whole list read for one lookup serves every
+   * other lookup of the cycle.
    * - proven any-of: id lists in chunks;
-   * - proven ignored: one read of the whole list, kept to the ids asked for;
+   * - proven ignored: the cycle's whole list, kept to the ids asked for;
    * - proven otherwise (first item, literal, refused with 400): one object at a time, or
-   *   the whole list kept to the ids when there are more than 20;
-   * - not yet known: each chunk is sent with its first id repeated at the end, so that a
-   *   brain honouring one end of the list answers that id alone. An answer with two ids
-   *   proves any-of (no brain honouring one item answers that); one with an id not asked
-   *   for proves the filter ignored; any other answer is completed without a list, which
-   *   also shows whether it missed something.
+   *   the cycle's whole list when there are more than 20;
+   * - not yet known (one lookup at a time until it is): the first chunk alone, with its
+   *   first id repeated at the end, so that a brain honouring one end of the list answers
+   *   that id alone. An answer with two ids proves any-of (no brain honouring one item
+   *   answers that), and the other chunks follow; one with an id not asked for proves the
+   *   filter ignored, and is itself the whole list; any other answer is completed without
+   *   a list, which also shows whether it missed something.
    */
   async #byIds<T extends { id: number }>(
     resource: "hosts" | "accounts",
@@ -681,29 +716,48 @@ export class SharedVectraApi implements VectraApi {
     const wanted = new Set(ids);
     if (wanted.size === 0) return [];
     const filter: ListFilter = `id on /${resource}`;
+    if (this.#readings.get(filter) !== undefined || this.#wholeLists.has(resource)) {
+      return await this.#byIdsKnown(resource, wanted, fields, parse);
+    }
+    // Until the reading is known, one lookup at a time: a second one waits for what the
+    // first proves instead of probing (and perhaps reading the whole list) again.
+    const turn = this.#probes.get(filter) ?? Promise.resolve();
+    const mine = turn.then(() => this.#byIdsKnown(resource, wanted, fields, parse));
+    this.#probes.set(filter, mine.then(() => {}, () => {}));
+    return await mine;
+  }
+
+  async #byIdsKnown<T extends { id: number }>(
+    resource: "hosts" | "accounts",
+    wanted: ReadonlySet<number>,
+    fields: keyof Flavor["fields"],
+    parse: (json: unknown) => T,
+  ): Promise<T[]> {
+    const filter: ListFilter = `id on /${resource}`;
     const limit = pLimit(this.#options.concurrency ?? 4);
     const what = `read ${resource} by id`;
     const chunks = chunkIds([...wanted]);
     const query = (value: string) =>
       this.#list(resource, { id: value, ...this.#fieldsQuery(fields) }, parse, what);
     const asked = (items: readonly T[]) => dedupeById(items).filter((item) => wanted.has(item.id));
-    const readAll = (only: ReadonlySet<number>) =>
-      this.#list(
-        resource,
-        this.#fieldsQuery(fields),
-        parse,
-        what,
-        undefined,
-        (x) => only.has(x.id),
-      );
-    // Without id lists: one request per object, or the whole list kept to the ids when that
-    // is likely fewer requests (a page holds 5,000 objects).
+    const fromWhole = async (only: ReadonlySet<number>) =>
+      dedupeById(await this.#wholeList(resource, fields, parse)).filter((x) => only.has(x.id));
+    /** An answer to an ignored `id=` holds every object: it is the cycle's whole list. */
+    const ignored = (items: T[]) => {
+      this.#learn(filter, "ignored");
+      if (!this.#wholeLists.has(resource)) this.#wholeLists.set(resource, Promise.resolve(items));
+      return asked(items);
+    };
+    // Without id lists: one request per object, or the cycle's whole list when that is
+    // likely fewer requests (a page holds 5,000 objects) or already read.
     const readSingly = async (only: readonly number[]) =>
-      only.length > MOST_SINGLE_READS
-        ? await readAll(new Set(only))
+      only.length > MOST_SINGLE_READS || this.#wholeLists.has(resource)
+        ? await fromWhole(new Set(only))
         : (await this.#oneByOne(resource, only, fields, parse, limit)).flat();
     const reading = this.#readings.get(filter);
-    if (reading === "ignored") return asked(await readAll(wanted));
+    if (reading === "ignored" || (reading !== "anyof" && this.#wholeLists.has(resource))) {
+      return await fromWhole(wanted);
+    }
     const oneByOne = async () => asked(await readSingly([...wanted]));
     if (reading !== undefined && reading !== "anyof") return await oneByOne();
     if (wanted.size === 1 || reading === "anyof") {
@@ -712,20 +766,21 @@ export class SharedVectraApi implements VectraApi {
         async () => (await this.#eachValue(chunks, query)).flat(),
       );
       if (items === null) return await oneByOne();
-      if (items.some((item) => !wanted.has(item.id))) this.#learn(filter, "ignored");
+      if (items.some((item) => !wanted.has(item.id))) return ignored(items);
       return asked(items);
     }
-    const answers = await this.#unlessRefused(
-      filter,
-      () => this.#eachValue(chunks.map(closedByItsFirst), query),
-    );
-    if (answers === null) return await oneByOne();
-    const items = answers.flat();
-    if (items.some((item) => !wanted.has(item.id))) {
-      this.#learn(filter, "ignored");
-      return asked(items);
-    }
+    const [first = "", ...rest] = chunks;
+    const probe = await this.#unlessRefused(filter, () => query(closedByItsFirst(first)));
+    if (probe === null) return await oneByOne();
+    if (probe.some((item) => !wanted.has(item.id))) return ignored(probe);
     // Two ids in one answer: no brain honouring a single item of the list answers that.
+    if (new Set(probe.map((item) => item.id)).size >= 2) {
+      this.#learn(filter, "anyof");
+      return asked([...probe, ...(await this.#eachValue(rest, query)).flat()]);
+    }
+    const others = await this.#eachValue(rest.map(closedByItsFirst), query);
+    const answers = [probe, ...others];
+    const items = answers.flat();
     if (answers.some((answer) => new Set(answer.map((item) => item.id)).size >= 2)) {
       this.#learn(filter, "anyof");
       return asked(items);

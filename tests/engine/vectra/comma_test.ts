@@ -102,6 +102,7 @@ Deno.test("more than 20 objects are read from the whole list where id lists are 
   const wanted = Array.from({ length: 30 }, (_, i) => 2 * i + 1).concat([999]);
   for (let pass = 1; pass <= 2; pass++) {
     h.brain.clearRequests();
+    h.api.startCycle?.();
     const hosts = await h.api.hostsByIds(wanted);
     assert.deepEqual(hosts.map((x) => x.id).sort((a, b) => a - b), wanted.slice(0, 30));
     const counts = h.brain.requestCounts();
@@ -112,4 +113,37 @@ Deno.test("more than 20 objects are read from the whole list where id lists are 
     assert.equal(whole.length, 1, `pass ${pass}: one read of the whole list`);
   }
   assert.match(h.api.takeListReadingReport?.() ?? "", /id on \/hosts: first item only/);
+});
+
+Deno.test("a brain that ignores id= is read in full once per cycle, however many lookups need it", async () => {
+  const builder = seed();
+  for (let id = 1; id <= 60; id++) builder.host({ id, name: `h${id}` });
+  for (let id = 1; id <= 30; id++) builder.account({ id, name: `a${id}@example.com` });
+  await using h = await startHarness({
+    apiVersion: "2.5",
+    seed: builder,
+    documentedOnly: true,
+    maxPageSize: 10,
+  });
+  const odd = Array.from({ length: 30 }, (_, i) => 2 * i + 1);
+  for (let cycle = 1; cycle <= 2; cycle++) {
+    h.brain.clearRequests();
+    h.api.startCycle?.();
+    const [many, few, one, accounts] = await Promise.all([
+      h.api.hostsByIds(odd),
+      h.api.hostsByIds([2, 4, 6, 999]),
+      h.api.hostsByIds([60]),
+      h.api.accountsByIds([3, 5]),
+    ]);
+    assert.deepEqual(many.map((x) => x.id).sort((a, b) => a - b), odd);
+    assert.deepEqual(few.map((x) => x.id).sort((a, b) => a - b), [2, 4, 6]);
+    assert.deepEqual(one.map((x) => x.id), [60]);
+    assert.deepEqual(accounts.map((x) => x.id).sort((a, b) => a - b), [3, 5]);
+    const counts = h.brain.requestCounts();
+    // 60 hosts at 10 a page: one whole read is 6 pages; 30 accounts, 3 pages.
+    assert.equal(counts.get("GET /hosts"), 6, `cycle ${cycle}: ${JSON.stringify([...counts])}`);
+    assert.equal(counts.get("GET /accounts"), 3, `cycle ${cycle}: ${JSON.stringify([...counts])}`);
+    assert.equal(counts.get("GET /hosts/{id}") ?? 0, 0);
+  }
+  assert.match(h.api.takeListReadingReport?.() ?? "", /id on \/hosts: ignored/);
 });
