@@ -18,6 +18,7 @@ import type { ActionOperation, ActionOutcome, ActionRecord, Category } from "./r
 import type { VectraApi } from "./vectra/api.ts";
 import { listTagged } from "./vectra/tagged.ts";
 import { WaveStages } from "./act_stages.ts";
+import { editKey, hasBulkTagging, type TagEdit, writeTagEdits } from "./act_bulk_state.ts";
 import { applyTagChange, buildNote } from "./state.ts";
 import { type PendingOperation, pendingTag } from "./state_tags.ts";
 
@@ -141,6 +142,8 @@ export async function act(
     preRecorded,
     stages: null,
     blockTimes,
+    edits: null,
+    waveAt: null,
   };
   const all = [...groups.values()];
   // Without bulk intents every entity is one wave: the original bounded-concurrency run.
@@ -168,10 +171,12 @@ export async function act(
 
   async function actOnWave(wave: PlanEntry[][]): Promise<void> {
     const stages = new WaveStages(clients);
+    const edits: DeferredEdit[] | null = bulk && hasBulkTagging(api) ? [] : null;
+    const waveContext = { ...context, stages, edits, waveAt: clock() };
     let waiting: ((() => Promise<void>) | null)[];
     try {
       waiting = await Promise.all(
-        wave.map((entries) => limit(() => carryOut(entries, { ...context, stages }))),
+        wave.map((entries) => limit(() => carryOut(entries, waveContext))),
       );
     } catch (error) {
       // Nothing of the wave gets recorded: what it staged must not take effect either.
@@ -181,6 +186,11 @@ export async function act(
     // Every batch is committed, even one whose steps all failed: it may hold what they staged.
     await stages.commitAll();
     await Promise.all(waiting.map((finish) => finish && limit(finish)));
+    if (edits === null || edits.length === 0 || !hasBulkTagging(api)) return;
+    const errors = await writeTagEdits(api, edits.map((e) => e.edit), limit);
+    await Promise.all(
+      edits.map((e) => limit(() => e.report(errors.get(editKey(e.edit.kind, e.edit.id)) ?? null))),
+    );
   }
 
   /**
@@ -294,6 +304,19 @@ interface EntryContext {
   readonly stages: WaveStages | null;
   /** Kinds whose blocks get a `VAR Blocked At` tag. */
   readonly blockTimes: ReadonlySet<Kind>;
+  /**
+   * With bulk tagging (v2.5): the wave's state writes of entries whose intents a bulk
+   * request recorded, carried out together once the wave's clients are done; else null.
+   */
+  readonly edits: DeferredEdit[] | null;
+  /** The wave's start: the block time its bulk state writes record. */
+  readonly waveAt: Date | null;
+}
+
+/** A state write deferred to the end of the wave, and what reports it. */
+interface DeferredEdit {
+  readonly edit: TagEdit;
+  readonly report: (writeError: string | null) => Promise<void>;
 }
 
 function emit(records: ActionRecord[], record: ActionRecord): void {
@@ -618,8 +641,12 @@ async function actOnEntry(
     results.some((r) =>
       r.outcome !== "failed" && r.step.mode !== "clear" && stages.stages(r.step.client)
     );
+  // Every intent recorded by a bulk request: the state write joins the wave's bulk writes.
+  const bulkIntents = allIntents.length > 0 && intents.length === 0
+    ? allIntents.map((i) => pendingTag(i.client, i.operation))
+    : null;
   if (!waits) {
-    await finishEntry(entry, context, allIntents.length > 0, results);
+    await finishEntry(entry, context, allIntents.length > 0, results, bulkIntents);
     return null;
   }
   return () =>
@@ -628,6 +655,7 @@ async function actOnEntry(
       context,
       allIntents.length > 0,
       results.map((r) => committed(entry, r, stages.failure(r.step.client))),
+      bulkIntents,
     );
 }
 
@@ -648,17 +676,21 @@ function committed(entry: PlanEntry, result: StepResult, failure: string | null)
   };
 }
 
-/** Writes the state of an entry's client results on Vectra, then its note. */
+/**
+ * Writes the state of an entry's client results on Vectra, then its note. With
+ * `bulkIntents` (the intent tags a bulk request recorded) and bulk tagging, the write is
+ * deferred to the end of the wave as single-tag additions and removals.
+ */
 async function finishEntry(
   entry: PlanEntry,
   context: EntryContext,
   intended: boolean,
   results: readonly StepResult[],
+  bulkIntents: readonly string[] | null,
 ): Promise<void> {
-  const { api, brain, records } = context;
+  const { api } = context;
   const entity = entry.entity;
   const kind = entry.kind;
-  const succeeded = results.filter((r) => r.outcome === "ok" || r.outcome === "warning");
   const set = new Map<string, readonly string[]>();
   const remove = new Map<string, readonly string[]>();
   for (const r of results) {
@@ -667,6 +699,26 @@ async function finishEntry(
   }
   const changedState = set.size > 0 || remove.size > 0;
   const removeTag = entry.removeTag && changedState ? entry.removeTag : null;
+  const change = (at: Date) => ({
+    set,
+    remove,
+    clearPending: entry.steps.map((s) => s.tagName),
+    removeTag,
+    ...(context.blockTimes.has(kind) ? { at } : {}),
+    expire: entry.expires === true && remove.size > 0,
+  });
+  const report = (writeError: string | null) =>
+    reportEntry(entry, context, results, writeError, removeTag, changedState);
+
+  if (bulkIntents !== null && context.edits !== null) {
+    const before = [...new Set([...entity.tags, ...bulkIntents])];
+    const after = applyTagChange(kind, before, change(context.waveAt ?? context.clock()));
+    context.edits.push({
+      edit: { kind, id: entity.id, before, after },
+      report: (error) => report(error === null ? null : `the client acted but ${error}`),
+    });
+    return;
+  }
 
   let writeError: string | null = null;
   try {
@@ -676,21 +728,29 @@ async function finishEntry(
       keepStillTagged(entry, context);
       return;
     }
-    const next = applyTagChange(kind, fresh, {
-      set,
-      remove,
-      clearPending: entry.steps.map((s) => s.tagName),
-      removeTag,
-      ...(context.blockTimes.has(kind) ? { at: context.clock() } : {}),
-      expire: entry.expires === true && remove.size > 0,
-    });
+    const next = applyTagChange(kind, fresh, change(context.clock()));
     if (next.length !== fresh.length || next.some((t, i) => t !== fresh[i])) {
       await api.setTags(kind, entity.id, next);
     }
   } catch (error) {
     writeError = `the client acted but the state write on Vectra failed: ${errorText(error)}`;
   }
+  await report(writeError);
+}
 
+/** Emits an entry's records (failed when its state write failed), then writes its note. */
+async function reportEntry(
+  entry: PlanEntry,
+  context: EntryContext,
+  results: readonly StepResult[],
+  writeError: string | null,
+  removeTag: string | null,
+  changedState: boolean,
+): Promise<void> {
+  const { brain, records } = context;
+  const entity = entry.entity;
+  const kind = entry.kind;
+  const succeeded = results.filter((r) => r.outcome === "ok" || r.outcome === "warning");
   for (const r of results) {
     const outcome = writeError && r.outcome !== "failed" ? "failed" : r.outcome;
     const error = writeError && r.outcome !== "failed" ? writeError : r.error;

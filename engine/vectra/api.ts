@@ -95,6 +95,13 @@ export interface VectraApi {
   readonly addTagToMany?:
     | ((kind: Kind, ids: readonly number[], tag: string) => Promise<void>)
     | undefined;
+  /**
+   * v2.5 only (else undefined): removes one tag from many entities in one request
+   * (`DELETE /tagging/<kind>`); a server-side removal, so no other tag is touched.
+   */
+  readonly removeTagFromMany?:
+    | ((kind: Kind, ids: readonly number[], tag: string) => Promise<void>)
+    | undefined;
   /** Adds a note to the entity (never retried blindly). */
   addNote(kind: Kind, id: number, note: string): Promise<void>;
 

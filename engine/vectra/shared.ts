@@ -439,26 +439,44 @@ export class SharedVectraApi implements VectraApi {
    */
   get addTagToMany(): VectraApi["addTagToMany"] {
     if (this.version !== "2.5") return undefined;
-    return async (kind: Kind, ids: readonly number[], tag: string) => {
-      const path = `/tagging/${kind}`;
-      const what = `add a tag to ${ids.length} ${kind}s`;
-      const response = await this.request(
-        "POST",
-        path,
-        { json: { objectIds: [...ids], tag }, retry: true },
-        what,
+    return (kind: Kind, ids: readonly number[], tag: string) =>
+      this.#bulkTag("POST", kind, ids, tag, `add a tag to ${ids.length} ${kind}s`);
+  }
+
+  /**
+   * v2.5: removes one tag from many entities (`DELETE /tagging/<kind>`), as
+   * {@linkcode addTagToMany} adds it. Retried: removing a tag twice changes nothing.
+   */
+  get removeTagFromMany(): VectraApi["removeTagFromMany"] {
+    if (this.version !== "2.5") return undefined;
+    return (kind: Kind, ids: readonly number[], tag: string) =>
+      this.#bulkTag("DELETE", kind, ids, tag, `remove a tag from ${ids.length} ${kind}s`);
+  }
+
+  async #bulkTag(
+    method: "POST" | "DELETE",
+    kind: Kind,
+    ids: readonly number[],
+    tag: string,
+    what: string,
+  ): Promise<void> {
+    const path = `/tagging/${kind}`;
+    const response = await this.request(
+      method,
+      path,
+      { json: { objectIds: [...ids], tag }, retry: true },
+      what,
+    );
+    const failure = bulkFailure(response.text);
+    if (failure !== null) {
+      throw new VectraError(
+        this.brain,
+        `Cannot ${what} on brain ${this.brain}: ${method} ${this.#basePath}${
+          this.#path(path)
+        } answered ${response.status} with a failure${failure ? `: "${failure}"` : ""}`,
+        { status: response.status },
       );
-      const failure = bulkFailure(response.text);
-      if (failure !== null) {
-        throw new VectraError(
-          this.brain,
-          `Cannot ${what} on brain ${this.brain}: POST ${this.#basePath}${
-            this.#path(path)
-          } answered ${response.status} with a failure${failure ? `: "${failure}"` : ""}`,
-          { status: response.status },
-        );
-      }
-    };
+    }
   }
 
   /** Adds a note; not retried on failure (a retry could duplicate it), except after a 401. */

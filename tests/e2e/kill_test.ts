@@ -43,6 +43,10 @@ interface KillPoint {
 const TAG_WRITE = { method: "PATCH", path: /\/tagging\/host\/\d+$/ };
 /** v2.5 records a block's intent with the bulk tag call; the state write is the first PATCH. */
 const INTENT_WRITE = { method: "POST", path: /\/tagging\/host$/, nth: 1 };
+/** A block's state, written in bulk: the marker (2nd POST), its VAR ID tag (3rd POST). */
+const MARKER_ADD = { method: "POST", path: /\/tagging\/host$/, nth: 2 };
+const ELEMENT_ADD = { method: "POST", path: /\/tagging\/host$/, nth: 3 };
+const INTENT_REMOVE = { method: "DELETE", path: /\/tagging\/host$/, nth: 1 };
 const NOTE = { method: "POST", path: /\/hosts\/\d+\/notes$/ };
 const GROUP_READ = { method: "GET", path: /\/addrgrp\/Internal-Block$/ };
 const OBJECT_CREATE = { method: "POST", path: /\/firewall\/address$/ };
@@ -70,11 +74,21 @@ const BLOCK_POINTS: readonly KillPoint[] = [
   point("block: after the object create, before the member add", "forti", OBJECT_CREATE, "after"),
   point("block: during the member add", "forti", MEMBER_ADD, "before"),
   point("block: after the member add, before var sees the answer", "forti", MEMBER_ADD, "after"),
-  point("block: before the VAR ID tag write", "brain", { ...TAG_WRITE, nth: 1 }, "before"),
-  point("block: after the VAR ID tag write, before var sees the answer", "brain", {
-    ...TAG_WRITE,
-    nth: 1,
-  }, "after"),
+  point("block: before the marker write", "brain", MARKER_ADD, "before"),
+  point("block: before the VAR ID tag write", "brain", ELEMENT_ADD, "before"),
+  point(
+    "block: after the VAR ID tag write, before var sees the answer",
+    "brain",
+    ELEMENT_ADD,
+    "after",
+  ),
+  point("block: before the intent removal", "brain", INTENT_REMOVE, "before"),
+  point(
+    "block: after the intent removal, before var sees the answer",
+    "brain",
+    INTENT_REMOVE,
+    "after",
+  ),
   point("block: before the note", "brain", NOTE, "before"),
   point("block: after the note, before var sees the answer", "brain", NOTE, "after"),
 ];
@@ -115,7 +129,7 @@ const UNDO_POINTS: readonly KillPoint[] = [
   point("block undone: after the intent tag write", "brain", INTENT_WRITE, "after"),
   point("block undone: after the object create", "forti", OBJECT_CREATE, "after"),
   point("block undone: after the member add", "forti", MEMBER_ADD, "after"),
-  point("block undone: before the VAR ID tag write", "brain", { ...TAG_WRITE, nth: 1 }, "before"),
+  point("block undone: before the VAR ID tag write", "brain", ELEMENT_ADD, "before"),
 ];
 
 /** An interrupted unblock whose entity matches again before the next cycle: it is re-blocked. */
@@ -254,7 +268,9 @@ function addBlockTag(world: World): void {
 
 /** Notes expected from the killed run plus the next, by where the kill landed. */
 function notesFor(kill: KillPoint): number {
-  const afterStateWrite = kill.name.includes("after the VAR ID tag write") ||
+  // Once the state is on record without its intent, the next cycle has nothing to do, and
+  // the note of the killed run is lost; before that it completes the action, with a note.
+  const afterStateWrite = kill.name.includes("after the intent removal") ||
     kill.name.includes("after the state tag write") || kill.name.includes("before the note");
   return afterStateWrite ? 0 : 1;
 }

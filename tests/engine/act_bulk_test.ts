@@ -65,21 +65,22 @@ Deno.test("act() with bulkIntents records a wave's intents in one POST per clien
     assert.ok(tags.includes("VAR Pending:PAN Client:block"), JSON.stringify(tags));
     assert.ok(tags.includes("VAR Pending:Test Client:block"), JSON.stringify(tags));
   }
-  // One bulk POST per (kind, client, operation) for the wave, then one read and one write
-  // per entity for the result.
+  // One bulk POST per (kind, client, operation) for the intents; then the result as tags
+  // added, never a list replaced: the marker once for the wave, each VAR ID tag; the
+  // intents removed once per client. No tag is read one entity at a time.
   assert.deepEqual(tagRequests(h.brain.requests), {
-    "POST /tagging/host": 2,
-    "GET /tagging/host/{id}": 3,
-    "PATCH /tagging/host/{id}": 3,
+    "POST /tagging/host": 2 + 1 + 6,
+    "DELETE /tagging/host": 2,
   });
   const posts = h.brain.requests.filter((r) => r.endpoint === "POST /tagging/host");
   assert.ok(posts.every((r) => r.status === 200));
   for (let i = 1; i <= 3; i++) {
-    assert.deepEqual(h.brain.tags("host", `pc-${i}`), [
-      "vectra_host_block",
+    // The two clients' VAR ID tags are added at once: their order is not fixed.
+    assert.deepEqual(h.brain.tags("host", `pc-${i}`).sort(), [
       "VAR Host Blocked",
       `VAR ID:PAN Client:host-${i}-10.0.0.${i}`,
       `VAR ID:Test Client:host-${i}-10.0.0.${i}`,
+      "vectra_host_block",
     ]);
     assert.equal(h.brain.notes("host", `pc-${i}`).length, 1);
   }
@@ -97,10 +98,10 @@ Deno.test("act() with bulkIntents sends one POST per wave of 100 entities", asyn
   h.brain.clearRequests();
   const report = await act(p, h.api, [client], { bulkIntents: true, concurrency: 8 });
   assert.equal(report.records.filter((r) => r.outcome === "ok").length, 101);
+  // Per wave: the intents, the marker, their removal; per entity: its VAR ID tag.
   assert.deepEqual(tagRequests(h.brain.requests), {
-    "POST /tagging/host": 2,
-    "GET /tagging/host/{id}": 101,
-    "PATCH /tagging/host/{id}": 101,
+    "POST /tagging/host": 2 + 2 + 101,
+    "DELETE /tagging/host": 2,
   });
   assert.ok(h.brain.all("host").every((x) => !x.tags.some((t) => t.startsWith("VAR Pending"))));
 });
@@ -219,8 +220,12 @@ Deno.test("act() with bulkIntents keeps the per-entity read for an unblock that 
   h.brain.setTags("host", "gone", [...h.brain.tags("host", "gone"), "vectra_host_block"]);
   h.brain.clearRequests();
   const report = await act(p, h.api, [client], { bulkIntents: true });
-  const posts = h.brain.requests.filter((r) => r.endpoint === "POST /tagging/host");
-  assert.equal(posts.length, 1, "only the block is recorded in bulk");
+  const reads = h.brain.requests.filter((r) => r.endpoint === "GET /tagging/host/{id}");
+  assert.deepEqual(
+    reads.map((r) => r.route),
+    [`/tagging/host/${h.brain.idOf("host", "gone")}`],
+    "only the unblock reads its tags before writing",
+  );
   assert.deepEqual(h.brain.tags("host", "gone"), [
     "VAR Host Blocked",
     "VAR ID:Test Client:x",
@@ -269,4 +274,70 @@ Deno.test("act() counts a bulk intent only once Vectra shows it, and writes the 
     1,
     "one read confirms which intents the bulk request recorded",
   );
+});
+
+Deno.test("a tag an analyst adds while var acts is kept, in bulk (v2.5) and per entity (v3.4)", async () => {
+  for (const version of ["2.5", "3.4"] as const) {
+    await using h = await startEngine(hostSeed(3), version);
+    const client = testClientAs();
+    const watched: ResponseClient = {
+      ...client,
+      blockHost: (host: Host) => {
+        // The analyst tags the host after var read it and before var writes its state.
+        h.brain.setTags("host", host.id, [...h.brain.tags("host", host.id), "analyst-note"]);
+        return client.blockHost!(host);
+      },
+    };
+    const p = await planFor(h.api, HOSTS_ONLY, [watched]);
+    const report = await act(p, h.api, [watched], { clock: () => AT, bulkIntents: true });
+    assert.deepEqual(report.records.map((r) => r.outcome), ["ok", "ok", "ok"], version);
+    for (let i = 1; i <= 3; i++) {
+      const tags = h.brain.tags("host", `pc-${i}`);
+      assert.ok(tags.includes("analyst-note"), `${version}: ${tags.join(", ")}`);
+      assert.ok(
+        tags.includes("VAR Host Blocked") && !tags.some((t) => t.startsWith("VAR Pending")),
+      );
+    }
+  }
+});
+
+Deno.test("a bulk state write that answers 200 but records nothing fails its entities, keeps their intents, and the next cycle completes them", async () => {
+  await using h = await startEngine(hostSeed(2));
+  const client = testClientAs();
+  let faulted = false;
+  const watched: ResponseClient = {
+    ...client,
+    blockHost: (host: Host) => {
+      // After the intents are recorded: the next bulk request (the marker) records nothing.
+      if (!faulted) {
+        faulted = true;
+        h.brain.fault({ kind: "status", status: 200 }, { method: "POST", path: "/tagging/host" });
+      }
+      return client.blockHost!(host);
+    },
+  };
+  const p = await planFor(h.api, HOSTS_ONLY, [watched]);
+  const report = await act(p, h.api, [watched], { clock: () => AT, bulkIntents: true });
+  assert.deepEqual(report.records.map((r) => r.outcome), ["failed", "failed"]);
+  assert.match(
+    report.records[0]?.error ?? "",
+    /did not show when read back; missing VAR Host Blocked/,
+  );
+  for (let i = 1; i <= 2; i++) {
+    const tags = h.brain.tags("host", `pc-${i}`);
+    assert.ok(tags.includes("VAR Pending:Test Client:block"), tags.join(", "));
+    assert.equal(h.brain.notes("host", `pc-${i}`).length, 0, "no note for a change not on record");
+  }
+  const next = await act(await planFor(h.api, HOSTS_ONLY, [client]), h.api, [client], {
+    clock: () => AT,
+    bulkIntents: true,
+  });
+  assert.deepEqual(next.records.map((r) => r.outcome), ["ok", "ok"]);
+  for (let i = 1; i <= 2; i++) {
+    assert.deepEqual(h.brain.tags("host", `pc-${i}`), [
+      "vectra_host_block",
+      "VAR ID:Test Client:host-" + i + "-10.0.0." + i,
+      "VAR Host Blocked",
+    ]);
+  }
 });
