@@ -16,6 +16,11 @@ export interface Workload {
   readonly seed: GenerateSeedOptions;
   /** Latency the fake adds to every request, in ms. */
   readonly latencyMs: number;
+  /**
+   * The fake brain applies only the list filters Vectra documents and ignores any other
+   * parameter (`id=`), as a brain that does not know them would.
+   */
+  readonly documentedOnly?: boolean;
 }
 
 /** Members of each of the `Block` and `NoBlock` groups (host and account). */
@@ -61,6 +66,22 @@ export const WORKLOADS: Readonly<Record<string, Workload>> = {
       ...SPREAD,
     },
     latencyMs: 5,
+  },
+  // Issue 34: a large site tried as a new user would — 50,000 hosts, 12,500 accounts,
+  // 150,000 detections, about 12,000 entity actions in the first run (17 % of hosts and
+  // accounts carry the block tag), on a brain that ignores every undocumented parameter.
+  XL: {
+    name: "XL",
+    seed: {
+      hosts: 50_000,
+      accounts: 12_500,
+      detections: 150_000,
+      groupMembers: GROUP_MEMBERS,
+      ...SPREAD,
+      taggedFraction: 0.17,
+    },
+    latencyMs: 0,
+    documentedOnly: true,
   },
   // The original's fake brain; 17 % of hosts and accounts carry the block tag so that the
   // first cycle writes about as much as the original's did (≈ 2,600 tag and note writes,

@@ -248,6 +248,7 @@ async function onePass(w: Workload, options: BenchOptions): Promise<StepResult[]
     latencyMs: w.latencyMs,
     maxPageSize: 5000,
     commaReading: options.comma,
+    documentedOnly: w.documentedOnly ?? false,
   });
   await using dir = await makeTempDir();
   const text = policyText(brain.url, options.api);

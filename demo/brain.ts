@@ -160,6 +160,8 @@ export interface FakeRequest {
   readonly time: number;
   /** For token requests: the `grant_type`. */
   readonly grantType: string | null;
+  /** Bytes of the answer's body (GET answers; 0 for others and cut connections). */
+  readonly bytes: number;
 }
 
 /** A fault to inject (see {@linkcode FakeBrain.fault}). */
@@ -693,6 +695,7 @@ export class FakeBrain {
       status: 0,
       time,
       grantType: null as string | null,
+      bytes: 0,
     };
     this.#log.push(entry);
     const signals = [this.#closing.signal];
@@ -712,7 +715,12 @@ export class FakeBrain {
       if (!(error instanceof QueryError)) throw error;
       response = json(error.body, error.status);
     }
-    if (!this.#resets.has(response)) entry.status = response.status;
+    if (!this.#resets.has(response)) {
+      entry.status = response.status;
+      if (method === "GET" && response.body !== null) {
+        entry.bytes = (await response.clone().arrayBuffer()).byteLength;
+      }
+    }
     return response;
   }
 

@@ -20,6 +20,7 @@ import type {
 } from "./snapshot.ts";
 import { BLOCK_EXPIRED_TAG, MARKER_TAGS, type PendingOperation, pendingTag } from "./state_tags.ts";
 import type { ScoreQuery, VectraApi } from "./vectra/api.ts";
+import { IdBatch } from "./id_batch.ts";
 
 export type {
   DetectionSnapshot,
@@ -150,10 +151,12 @@ export async function select(
     return exact;
   }
 
-  async function hostGroupMembers(name: string, key: string): Promise<Host[]> {
-    const ids = [...new Set((await group("host", name, key)).flatMap((g) => g.hostIds))];
-    if (ids.length === 0) return [];
-    return await once(`hosts by ids ${ids.join(",")}`, () => api.hostsByIds(ids));
+  /** A lookup of objects by id, shared by the parts of one kind's read. */
+  type Ask<E> = (ids: readonly number[]) => Promise<E[]>;
+
+  async function hostGroupMembers(name: string, key: string, ask: Ask<Host>): Promise<Host[]> {
+    const ids = await hostGroupIds(name, key);
+    return ids.length === 0 ? [] : await ask(ids);
   }
 
   async function hostGroupIds(name: string, key: string): Promise<number[]> {
@@ -218,17 +221,26 @@ export async function select(
     const policy = config.host;
     const keys = GROUP_KEYS.host;
     const useUrgency = api.version !== "2.5" && policy.urgency !== null;
+    // Every part that needs hosts by id asks one batch: one lookup for the kind.
+    const { noBlockGroup, blockGroup, urgency } = policy;
+    const byId = new IdBatch<Host>((ids) => api.hostsByIds(ids));
+    const reads = settleAll([
+      noBlockGroup ? byId.join((ask) => hostGroupMembers(noBlockGroup, keys.noBlock, ask)) : [],
+      tagUnion((anyTags) => listHosts({ anyTags }), policy.blockTag, "host"),
+      !useUrgency && thresholdActive(policy.threatCertainty)
+        ? scored(policy.threatCertainty, listHosts, (h) => h.id)
+        : [],
+      useUrgency && urgencyActive(urgency)
+        ? byId.join((ask) => urgentOf("host", urgency, ask))
+        : [],
+      blockGroup ? byId.join((ask) => hostGroupMembers(blockGroup, keys.block, ask)) : [],
+      byId.join((ask) =>
+        typedSources("host", policy.detectionTypes, policy.detectionTypesMinScore, ask)
+      ),
+    ]);
+    byId.close();
     const [noBlock, { tagged, blocked, pending, expired }, scoredHosts, urgent, grouped, typed] =
-      await settleAll([
-        policy.noBlockGroup ? hostGroupMembers(policy.noBlockGroup, keys.noBlock) : [],
-        tagUnion((anyTags) => listHosts({ anyTags }), policy.blockTag, "host"),
-        !useUrgency && thresholdActive(policy.threatCertainty)
-          ? scored(policy.threatCertainty, listHosts, (h) => h.id)
-          : [],
-        useUrgency && urgencyActive(policy.urgency) ? urgentHosts(policy.urgency) : [],
-        policy.blockGroup ? hostGroupMembers(policy.blockGroup, keys.block) : [],
-        typedSources("host", policy.detectionTypes, policy.detectionTypesMinScore),
-      ]);
+      await reads;
     return {
       status: "ok",
       kind: "host",
@@ -236,7 +248,7 @@ export async function select(
       scored: scoredHosts,
       urgent,
       grouped,
-      typed: typed as TypedMatch<Host>[],
+      typed,
       noBlock,
       blocked,
       pending,
@@ -244,34 +256,26 @@ export async function select(
     };
   }
 
-  async function urgentHosts(min: number): Promise<UrgentMatch<Host>[]> {
-    const urgent = await once(`urgent host ${min}`, () => api.urgentEntities("host", min));
-    if (urgent.length === 0) return [];
-    const hosts = await once(
-      `hosts by ids ${urgent.map((u) => u.id).join(",")}`,
-      () => api.hostsByIds(urgent.map((u) => u.id)),
-    );
-    const score = new Map(urgent.map((u) => [u.id, u.urgencyScore]));
-    return hosts.map((entity) => ({ entity, urgencyScore: score.get(entity.id) ?? 0 }));
-  }
-
-  async function urgentAccounts(min: number): Promise<UrgentMatch<Account>[]> {
-    const urgent = await once(`urgent account ${min}`, () => api.urgentEntities("account", min));
-    if (urgent.length === 0) return [];
-    const accounts = await once(
-      `accounts by ids ${urgent.map((u) => u.id).join(",")}`,
-      () => api.accountsByIds(urgent.map((u) => u.id)),
-    );
-    const score = new Map(urgent.map((u) => [u.id, u.urgencyScore]));
-    return accounts.map((entity) => ({ entity, urgencyScore: score.get(entity.id) ?? 0 }));
-  }
-
-  /** Sources of active detections of the types, fetched in one batch per kind. */
-  async function typedSources(
+  /** The entities at or above an urgency (v3), looked up through the kind's batch. */
+  async function urgentOf<E extends Host | Account>(
     kind: "host" | "account",
+    min: number,
+    ask: Ask<E>,
+  ): Promise<UrgentMatch<E>[]> {
+    const urgent = await once(`urgent ${kind} ${min}`, () => api.urgentEntities(kind, min));
+    if (urgent.length === 0) return [];
+    const entities = await ask(urgent.map((u) => u.id));
+    const score = new Map(urgent.map((u) => [u.id, u.urgencyScore]));
+    return entities.map((entity) => ({ entity, urgencyScore: score.get(entity.id) ?? 0 }));
+  }
+
+  /** Sources of active detections of the types, looked up through the kind's batch. */
+  async function typedSources<E extends Host | Account>(
+    kind: E["kind"],
     types: readonly string[],
     min: ScoreThreshold,
-  ): Promise<TypedMatch<Host | Account>[]> {
+    ask: Ask<E>,
+  ): Promise<TypedMatch<E>[]> {
     // The plan keeps only sources at or above the minimum: a minimum that matches
     // nothing needs no read at all.
     if (types.length === 0 || !thresholdActive(min)) return [];
@@ -282,15 +286,12 @@ export async function select(
     // More sources than one id= request holds: the score list at the minimum is one
     // request per 5,000 qualifying entities instead of one per ~600 sources.
     const wanted = new Set(ids);
-    const entities: (Host | Account)[] = ids.length > sourceIdLimit
-      ? (kind === "host"
-        ? await scored(min, listHosts, (h) => h.id)
-        : await scored(min, listAccounts, (a) => a.id)).filter((e) => wanted.has(e.id))
-      : kind === "host"
-      ? await once(`hosts by ids ${ids.join(",")}`, () => api.hostsByIds(ids))
-      : await once(`accounts by ids ${ids.join(",")}`, () => api.accountsByIds(ids));
+    const list = (kind === "host" ? listHosts : listAccounts) as (q: ScoreQuery) => Promise<E[]>;
+    const entities: E[] = ids.length > sourceIdLimit
+      ? (await scored(min, list, (e) => e.id)).filter((e) => wanted.has(e.id))
+      : await ask(ids);
     const byId = new Map(entities.map((e) => [e.id, e]));
-    const matches: TypedMatch<Host | Account>[] = [];
+    const matches: TypedMatch<E>[] = [];
     for (const d of detections) {
       const id = sourceOf(d);
       const entity = id === null ? undefined : byId.get(id);
@@ -305,17 +306,26 @@ export async function select(
     const policy = config.account;
     const keys = GROUP_KEYS.account;
     const useUrgency = api.version !== "2.5" && policy.urgency !== null;
+    // Group members are looked up by uid; every part that needs accounts by id asks one batch.
+    const { urgency } = policy;
+    const byId = new IdBatch<Account>((ids) => api.accountsByIds(ids));
+    const reads = settleAll([
+      policy.noBlockGroup ? accountGroupMembers(policy.noBlockGroup, keys.noBlock) : [],
+      tagUnion((anyTags) => listAccounts({ anyTags }), policy.blockTag, "account"),
+      !useUrgency && thresholdActive(policy.threatCertainty)
+        ? scored(policy.threatCertainty, listAccounts, (a) => a.id)
+        : [],
+      useUrgency && urgencyActive(urgency)
+        ? byId.join((ask) => urgentOf("account", urgency, ask))
+        : [],
+      policy.blockGroup ? accountGroupMembers(policy.blockGroup, keys.block) : [],
+      byId.join((ask) =>
+        typedSources("account", policy.detectionTypes, policy.detectionTypesMinScore, ask)
+      ),
+    ]);
+    byId.close();
     const [noBlock, { tagged, blocked, pending, expired }, scoredAccounts, urgent, grouped, typed] =
-      await settleAll([
-        policy.noBlockGroup ? accountGroupMembers(policy.noBlockGroup, keys.noBlock) : [],
-        tagUnion((anyTags) => listAccounts({ anyTags }), policy.blockTag, "account"),
-        !useUrgency && thresholdActive(policy.threatCertainty)
-          ? scored(policy.threatCertainty, listAccounts, (a) => a.id)
-          : [],
-        useUrgency && urgencyActive(policy.urgency) ? urgentAccounts(policy.urgency) : [],
-        policy.blockGroup ? accountGroupMembers(policy.blockGroup, keys.block) : [],
-        typedSources("account", policy.detectionTypes, policy.detectionTypesMinScore),
-      ]);
+      await reads;
     return {
       status: "ok",
       kind: "account",
@@ -323,7 +333,7 @@ export async function select(
       scored: scoredAccounts,
       urgent,
       grouped,
-      typed: typed as TypedMatch<Account>[],
+      typed,
       noBlock,
       blocked,
       pending,

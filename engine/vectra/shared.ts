@@ -227,7 +227,7 @@ export class SharedVectraApi implements VectraApi {
   #options: VectraApiOptions;
   #readings = new ListReadings();
   /** Whole lists read this cycle for id lookups, by resource. */
-  #wholeLists = new Map<string, Promise<readonly unknown[]>>();
+  #wholeLists = new Map<string, Promise<WholeRead<{ id: number }>>>();
   /** Id lookups waiting for the reading of their filter, by filter. */
   #probes = new Map<ListFilter, Promise<void>>();
   /** Account group member uid → the account ids it resolved to (see `accountsByUids`). */
@@ -683,37 +683,53 @@ export class SharedVectraApi implements VectraApi {
   }
 
   /**
-   * Starts a new cycle: whole lists read for id lookups in the last one are forgotten
-   * (and their memory released), so this cycle reads current data.
+   * Starts a new cycle: what the last one kept of whole lists read for id lookups is
+   * forgotten (and its memory released), so this cycle reads current data.
    */
   startCycle(): void {
     this.#wholeLists.clear();
   }
 
   /**
-   * The whole list of a resource (every object, `fields=` only), read at most once per
-   * cycle ({@linkcode startCycle}) however many id lookups need it. A failed read is
+   * Objects by id from the cycle's one read of a whole list (every object, `fields=`
+   * only): the first lookup of the cycle reads it, keeping only its own ids as pages
+   * arrive; a later lookup gets those ids from it and any other one request each, so the
+   * list is never read in full twice in a cycle ({@linkcode startCycle}). A failed read is
    * forgotten, so a later lookup tries again.
    */
-  #wholeList<T>(
+  async #fromWhole<T extends { id: number }>(
     resource: "hosts" | "accounts",
+    wanted: ReadonlySet<number>,
     fields: keyof Flavor["fields"],
     parse: (json: unknown) => T,
-  ): Promise<readonly T[]> {
-    const known = this.#wholeLists.get(resource) as Promise<readonly T[]> | undefined;
-    if (known) return known;
-    const read = this.#list(resource, this.#fieldsQuery(fields), parse, `read ${resource} by id`);
-    this.#wholeLists.set(resource, read);
-    read.catch(() => {
-      if (this.#wholeLists.get(resource) === read) this.#wholeLists.delete(resource);
-    });
-    return read;
+    limit: LimitFunction,
+  ): Promise<T[]> {
+    let read = this.#wholeLists.get(resource) as Promise<WholeRead<T>> | undefined;
+    if (read === undefined) {
+      const started = this.#list(
+        resource,
+        this.#fieldsQuery(fields),
+        parse,
+        `read ${resource} by id`,
+        undefined,
+        (item) => wanted.has(item.id),
+      ).then((items) => wholeRead(wanted, items));
+      read = started;
+      this.#wholeLists.set(resource, started);
+      started.catch(() => {
+        if (this.#wholeLists.get(resource) === started) this.#wholeLists.delete(resource);
+      });
+    }
+    const whole = await read;
+    const kept = [...wanted].flatMap((id) => whole.items.get(id) ?? []);
+    const unasked = [...wanted].filter((id) => !whole.asked.has(id));
+    if (unasked.length === 0) return kept;
+    return [...kept, ...(await this.#oneByOne(resource, unasked, fields, parse, limit)).flat()];
   }
 
   /**
    * Objects by id, whatever the brain makes of a comma in `id=` (see `comma.ts`). No list
-   * is read in full more than once per cycle: a whole list read for one lookup serves every
-   * other lookup of the cycle.
+   * is read in full more than once per cycle, and none is kept beyond the ids asked for.
    * - proven any-of: id lists in chunks;
    * - proven ignored: the cycle's whole list, kept to the ids asked for;
    * - proven otherwise (first item, literal, refused with 400): one object at a time, or
@@ -722,8 +738,8 @@ export class SharedVectraApi implements VectraApi {
    *   first id repeated at the end, so that a brain honouring one end of the list answers
    *   that id alone. An answer with two ids proves any-of (no brain honouring one item
    *   answers that), and the other chunks follow; one with an id not asked for proves the
-   *   filter ignored, and is itself the whole list; any other answer is completed without
-   *   a list, which also shows whether it missed something.
+   *   filter ignored, and was itself the whole list, kept to the ids asked for; any other
+   *   answer is completed without a list, which also shows whether it missed something.
    */
   async #byIds<T extends { id: number }>(
     resource: "hosts" | "accounts",
@@ -755,16 +771,31 @@ export class SharedVectraApi implements VectraApi {
     const limit = pLimit(this.#options.concurrency ?? 4);
     const what = `read ${resource} by id`;
     const chunks = chunkIds([...wanted]);
-    const query = (value: string) =>
-      this.#list(resource, { id: value, ...this.#fieldsQuery(fields) }, parse, what);
+    // An answer keeps the ids asked for, and one other: enough to prove the filter ignored
+    // without holding the whole list such a brain answers.
+    const query = (value: string) => {
+      let other = false;
+      const keep = (item: T) => wanted.has(item.id) || (!other && (other = true));
+      return this.#list(
+        resource,
+        { id: value, ...this.#fieldsQuery(fields) },
+        parse,
+        what,
+        undefined,
+        keep,
+      );
+    };
     const asked = (items: readonly T[]) => dedupeById(items).filter((item) => wanted.has(item.id));
-    const fromWhole = async (only: ReadonlySet<number>) =>
-      dedupeById(await this.#wholeList(resource, fields, parse)).filter((x) => only.has(x.id));
-    /** An answer to an ignored `id=` holds every object: it is the cycle's whole list. */
+    const fromWhole = (only: ReadonlySet<number>) =>
+      this.#fromWhole(resource, only, fields, parse, limit);
+    /** An answer to an ignored `id=` held every object: it counts as the cycle's whole read. */
     const ignored = (items: T[]) => {
       this.#learn(filter, "ignored");
-      if (!this.#wholeLists.has(resource)) this.#wholeLists.set(resource, Promise.resolve(items));
-      return asked(items);
+      const kept = asked(items);
+      if (!this.#wholeLists.has(resource)) {
+        this.#wholeLists.set(resource, Promise.resolve(wholeRead(wanted, kept)));
+      }
+      return kept;
     };
     // Without id lists: one request per object, or the cycle's whole list when that is
     // likely fewer requests (a page holds 5,000 objects) or already read.
@@ -1144,6 +1175,19 @@ function idOf(json: unknown): string | null {
  */
 function closedByItsFirst(list: string): string {
   return `${list},${list.split(",")[0]}`;
+}
+
+/** A whole list read for id lookups: the ids it was read for, and those of them it holds. */
+interface WholeRead<T> {
+  readonly asked: ReadonlySet<number>;
+  readonly items: ReadonlyMap<number, T>;
+}
+
+function wholeRead<T extends { id: number }>(
+  asked: ReadonlySet<number>,
+  items: readonly T[],
+): WholeRead<T> {
+  return { asked, items: new Map(items.map((item) => [item.id, item])) };
 }
 
 /** Entities without repeated ids; the later object wins. */

@@ -140,10 +140,12 @@ Deno.test("a brain that ignores id= is read in full once per cycle, however many
     assert.deepEqual(one.map((x) => x.id), [60]);
     assert.deepEqual(accounts.map((x) => x.id).sort((a, b) => a - b), [3, 5]);
     const counts = h.brain.requestCounts();
-    // 60 hosts at 10 a page: one whole read is 6 pages; 30 accounts, 3 pages.
+    // 60 hosts at 10 a page: one whole read is 6 pages; 30 accounts, 3 pages. The read keeps
+    // only the ids of the lookup that made it: the other lookups of the cycle (the engine
+    // batches its own into one) read their ids one request each, never the list again.
     assert.equal(counts.get("GET /hosts"), 6, `cycle ${cycle}: ${JSON.stringify([...counts])}`);
     assert.equal(counts.get("GET /accounts"), 3, `cycle ${cycle}: ${JSON.stringify([...counts])}`);
-    assert.equal(counts.get("GET /hosts/{id}") ?? 0, 0);
+    assert.ok((counts.get("GET /hosts/{id}") ?? 0) <= 5, JSON.stringify([...counts]));
   }
   assert.match(h.api.takeListReadingReport?.() ?? "", /id on \/hosts: ignored/);
 });
