@@ -547,7 +547,7 @@ export class SharedVectraApi implements VectraApi {
     parse: (json: unknown) => T,
     what = `list ${resource}`,
     stop?: (item: T) => boolean,
-    keep?: (item: T) => boolean,
+    keep?: Keep<T>,
   ): Promise<T[]> {
     const rereads = Math.max(0, this.#options.listRereads ?? DEFAULT_LIST_REREADS);
     const fullPath = `${this.#basePath}${this.#path(`/${resource}`)}`;
@@ -572,7 +572,9 @@ export class SharedVectraApi implements VectraApi {
   }
 
   /**
-   * Reads every page of a list once. Returns the items (those `keep` accepts, when given),
+   * Reads every page of a list once. Returns the items (those whose id `keep` accepts, when
+   * given: the others are not even parsed, so a whole list read for a few ids costs no
+   * more memory than its pages),
    * or what changed between its pages
    * (`count` differs from page 1's, an id already read on an earlier page, or fewer or more
    * results than `count`): such a read may have missed an item, so it is never used.
@@ -583,7 +585,7 @@ export class SharedVectraApi implements VectraApi {
     parse: (json: unknown) => T,
     what: string,
     stop?: (item: T) => boolean,
-    keep?: (item: T) => boolean,
+    keep?: Keep<T>,
   ): Promise<{ items: T[]; change: null } | { items: null; change: string }> {
     const path = `/${resource}`;
     const fullPath = `${this.#basePath}${this.#path(path)}`;
@@ -632,6 +634,8 @@ export class SharedVectraApi implements VectraApi {
       for (const id of pageIds) earlierIds.add(id);
       results += envelope.results.length;
       for (const json of envelope.results) {
+        const id = keep?.id === undefined ? null : idOf(json);
+        if (id !== null && keep?.id?.(Number(id)) === false) continue;
         let item: T;
         try {
           item = parse(json);
@@ -639,7 +643,7 @@ export class SharedVectraApi implements VectraApi {
           throw this.#wrap(error, "GET", fullPath, what);
         }
         if (stop?.(item)) return { items, change: null };
-        if (keep === undefined || keep(item)) items.push(item);
+        if (keep?.item === undefined || keep.item(item)) items.push(item);
       }
       const next = envelope.next;
       if (!next) {
@@ -712,7 +716,7 @@ export class SharedVectraApi implements VectraApi {
         parse,
         `read ${resource} by id`,
         undefined,
-        (item) => wanted.has(item.id),
+        { id: (id) => wanted.has(id) },
       ).then((items) => wholeRead(wanted, items));
       read = started;
       this.#wholeLists.set(resource, started);
@@ -775,7 +779,7 @@ export class SharedVectraApi implements VectraApi {
     // without holding the whole list such a brain answers.
     const query = (value: string) => {
       let other = false;
-      const keep = (item: T) => wanted.has(item.id) || (!other && (other = true));
+      const keep = { id: (id: number) => wanted.has(id) || (!other && (other = true)) };
       return this.#list(
         resource,
         { id: value, ...this.#fieldsQuery(fields) },
@@ -953,7 +957,7 @@ export class SharedVectraApi implements VectraApi {
         parse,
         "list detections",
         undefined,
-        (d) => d.hostId !== null && wanted.has(d.hostId),
+        { item: (d) => d.hostId !== null && wanted.has(d.hostId) },
       );
     // Without host lists: one query per host (no comma), or the list without `host_id` when
     // that is likely fewer requests.
@@ -1175,6 +1179,15 @@ function idOf(json: unknown): string | null {
  */
 function closedByItsFirst(list: string): string {
   return `${list},${list.split(",")[0]}`;
+}
+
+/**
+ * Which items of a list are kept: by id, before an item is parsed (the others are not even
+ * parsed), or by the parsed item.
+ */
+interface Keep<T> {
+  readonly id?: (id: number) => boolean;
+  readonly item?: (item: T) => boolean;
 }
 
 /** A whole list read for id lookups: the ids it was read for, and those of them it holds. */
