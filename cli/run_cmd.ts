@@ -10,9 +10,9 @@ import { CLIENTS } from "../clients/mod.ts";
 import type { ResponseClient } from "../engine/client.ts";
 import type { ClientContext } from "../clients/interface.ts";
 import { findClientDefinition } from "../config.ts";
-import { type BrainRuntime, formatPlan, runCycle } from "../engine/cycle.ts";
+import { type BrainRuntime, planLines, runCycle } from "../engine/cycle.ts";
 import { createHealthApp, HealthState, serveHealth } from "../engine/health.ts";
-import { escapeControlsDeep, redactText } from "../engine/log.ts";
+import { escapeControls, redactText } from "../engine/log.ts";
 import { ServiceMetrics } from "../engine/metrics.ts";
 import { notifyCycle } from "../engine/notify.ts";
 import { installShutdownSignals, runService } from "../engine/service.ts";
@@ -116,8 +116,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
         if (!loop) {
           // names come from Vectra: in text, a line break in one must not forge a line
           const json = options.json ?? false;
-          const table = formatPlan(json ? report : escapeControlsDeep(report), { json });
-          await Deno.stdout.write(encoder.encode(redactText(table)));
+          await writeLines(planLines(report, { json }), json ? redactText : escapedLine);
         }
         return report;
       },
@@ -136,5 +135,30 @@ export async function runCommand(options: RunOptions): Promise<number> {
     await server?.shutdown();
     await Promise.allSettled(clients.map((c) => c.close?.()));
     await Promise.allSettled(brains.map((b) => b.api.close()));
+  }
+}
+
+/** A text line as printed: a line break or control character in a name forges no line. */
+function escapedLine(line: string): string {
+  return redactText(escapeControls(line));
+}
+
+/** Writes lines to stdout in blocks of about 64 KiB, each line passed through `shape`. */
+async function writeLines(lines: Iterable<string>, shape: (line: string) => string) {
+  let block = "";
+  for (const line of lines) {
+    block += `${shape(line)}\n`;
+    if (block.length >= 65_536) {
+      await writeAll(block);
+      block = "";
+    }
+  }
+  if (block !== "") await writeAll(block);
+}
+
+async function writeAll(text: string): Promise<void> {
+  const bytes = encoder.encode(text);
+  for (let written = 0; written < bytes.length;) {
+    written += await Deno.stdout.write(bytes.subarray(written));
   }
 }

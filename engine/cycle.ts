@@ -148,7 +148,7 @@ async function cycle(
   const plans: (Plan | null)[] = [];
   let readFailed = false;
 
-  const selected = await Promise.all(
+  const selected: (Selected | null)[] = await Promise.all(
     brains.map((runtime) =>
       limit(async (): Promise<Selected> => {
         const startedAt = clock();
@@ -174,7 +174,7 @@ async function cycle(
 
   if (options.verifyDrift ?? config.verifyEveryCycles > 0) {
     const snapshots = selected.map((s, index) =>
-      s.ok ? s.snapshot : unreadSnapshot(brains[index]?.api.brain ?? "?", s.error)
+      s?.ok ? s.snapshot : unreadSnapshot(brains[index]?.api.brain ?? "?", s?.error)
     );
     actions.push(
       ...await repairDrift(clients, snapshots, {
@@ -189,6 +189,8 @@ async function cycle(
     brains.map((runtime, index) =>
       limit(async (): Promise<BrainReport> => {
         const read = selected[index] as Selected;
+        // Once planned, the plan holds what it needs of the snapshot: the rest can go.
+        selected[index] = null;
         const brainStarted = read.startedAt;
         const host = runtime.api.brain;
         try {
@@ -436,12 +438,23 @@ export interface FormatOptions {
  * reasons; then the excluded entities and the messages) or for programs (JSON lines).
  */
 export function formatPlan(result: CycleResult, options: FormatOptions = {}): string {
+  let text = "";
+  for (const line of planLines(result, options)) text += `${line}\n`;
+  return text;
+}
+
+/**
+ * The lines of {@linkcode formatPlan}, one at a time (without their line break), so that a
+ * cycle of thousands of actions is written out without being held as one text.
+ */
+export function* planLines(result: CycleResult, options: FormatOptions = {}): Generator<string> {
   const actions = sortActions(result.actions);
   if (options.json) {
-    return actions.map((a) => JSON.stringify(a)).join("\n") + (actions.length > 0 ? "\n" : "");
+    for (const a of actions) yield JSON.stringify(a);
+    return;
   }
   const header = ["OUTCOME", "ACTION", "BRAIN", "KIND", "ID", "NAME", "CLIENT", "ELEMENTS"];
-  const rows = actions.map((a) => [
+  const cells = (a: ActionRecord) => [
     a.outcome,
     a.operation,
     a.brain ?? "-",
@@ -450,54 +463,54 @@ export function formatPlan(result: CycleResult, options: FormatOptions = {}): st
     a.entityName,
     a.client,
     a.elements.join(" ") || "-",
-  ]);
-  const lines: string[] = [];
-  if (rows.length === 0) {
-    lines.push("Nothing to do.");
+  ];
+  if (actions.length === 0) {
+    yield "Nothing to do.";
   } else {
-    const widths = header.map((h, i) =>
-      Math.min(40, Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
-    );
-    const fmt = (cells: string[]) =>
-      cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
-    lines.push(fmt(header));
-    actions.forEach((a, i) => {
-      lines.push(fmt(rows[i] ?? []));
-      lines.push(`    because ${a.reasons.join("; ") || "-"}`);
-      if (a.error) lines.push(`    error: ${a.error}`);
-    });
+    const widths = header.map((h) => h.length);
+    for (const a of actions) {
+      cells(a).forEach((c, i) => widths[i] = Math.min(40, Math.max(widths[i] ?? 0, c.length)));
+    }
+    const fmt = (row: string[]) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+    yield fmt(header);
+    for (const a of actions) {
+      yield fmt(cells(a));
+      yield `    because ${a.reasons.join("; ") || "-"}`;
+      if (a.error) yield `    error: ${a.error}`;
+    }
   }
   const skipped = result.plans.flatMap((p) =>
     KINDS.flatMap((k) => p[k].skipped.map((s) => ({ brain: p.brain, ...s })))
   );
   if (skipped.length > 0) {
-    lines.push("", "Not blocked:");
+    yield "";
+    yield "Not blocked:";
     for (const s of skipped) {
-      lines.push(
-        `  ${s.brain} ${s.entity.kind} ${s.entity.id} ${s.entity.name}: ${s.reasons.join("; ")}`,
-      );
+      yield `  ${s.brain} ${s.entity.kind} ${s.entity.id} ${s.entity.name}: ${
+        s.reasons.join("; ")
+      }`;
     }
   }
   const expiries = result.plans.flatMap((p) =>
     KINDS.flatMap((k) => p[k].expiries.map((e) => ({ brain: p.brain, ...e })))
   );
   if (expiries.length > 0) {
-    lines.push("", "Automatic blocks held, and when they expire:");
+    yield "";
+    yield "Automatic blocks held, and when they expire:";
     for (const e of expiries) {
       const since = e.blockedAt === null ? "time recorded now" : `since ${isoSeconds(e.blockedAt)}`;
-      lines.push(
-        `  ${e.brain} ${e.entity.kind} ${e.entity.id} ${e.entity.name}: ${since}, expires ` +
-          isoSeconds(e.expiresAt),
-      );
+      yield `  ${e.brain} ${e.entity.kind} ${e.entity.id} ${e.entity.name}: ${since}, expires ` +
+        isoSeconds(e.expiresAt);
     }
   }
   if (result.messages.length > 0) {
-    lines.push("", "Messages:");
-    for (const m of result.messages) lines.push(`  ${m.category}: ${m.text}`);
+    yield "";
+    yield "Messages:";
+    for (const m of result.messages) yield `  ${m.category}: ${m.text}`;
   }
   const mode = result.acted ? "" : " (nothing was changed)";
-  lines.push("", `Exit code ${result.exitCode}${mode}`);
-  return lines.join("\n") + "\n";
+  yield "";
+  yield `Exit code ${result.exitCode}${mode}`;
 }
 
 const KIND_ORDER = ["host", "account", "detection", "static"];

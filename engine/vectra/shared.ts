@@ -594,13 +594,11 @@ export class SharedVectraApi implements VectraApi {
     const earlierIds = new Set<string>();
     let count: number | null = null;
     let results = 0;
-    let response = await this.request(
-      "GET",
-      path,
-      { query: { ...query, page_size: MAX_PAGE_SIZE } },
-      what,
-    );
-    for (let page = 1; page <= MAX_PAGES; page++) {
+    type Outcome = { done: { items: T[]; change: null } | { items: null; change: string } } | {
+      next: string;
+    };
+    /** Takes one page into `items`; once it returns, nothing holds the page any more. */
+    const take = (response: HttpResponse, page: number): Outcome => {
       let envelope: z.infer<typeof PageEnvelope>;
       try {
         const parsed = PageEnvelope.safeParse(response.json());
@@ -619,14 +617,16 @@ export class SharedVectraApi implements VectraApi {
       if (page === 1) {
         count = pageCount;
       } else if (count !== null && pageCount !== null && pageCount !== count) {
-        return { items: null, change: `count went from ${count} to ${pageCount} on page ${page}` };
+        return {
+          done: { items: null, change: `count went from ${count} to ${pageCount} on page ${page}` },
+        };
       }
       const pageIds: string[] = [];
       for (const json of envelope.results) {
         const id = idOf(json);
         if (id !== null) {
           if (earlierIds.has(id)) {
-            return { items: null, change: `id ${id} came again on page ${page}` };
+            return { done: { items: null, change: `id ${id} came again on page ${page}` } };
           }
           pageIds.push(id);
         }
@@ -642,22 +642,35 @@ export class SharedVectraApi implements VectraApi {
         } catch (error) {
           throw this.#wrap(error, "GET", fullPath, what);
         }
-        if (stop?.(item)) return { items, change: null };
+        if (stop?.(item)) return { done: { items, change: null } };
         if (keep?.item === undefined || keep.item(item)) items.push(item);
       }
       const next = envelope.next;
-      if (!next) {
-        if (count !== null && results !== count) {
-          return {
+      if (next) return { next };
+      if (count !== null && results !== count) {
+        return {
+          done: {
             items: null,
             change: `${results} results on ${page} page(s) where page 1 counted ${count}`,
-          };
-        }
-        return { items, change: null };
+          },
+        };
       }
+      return { done: { items, change: null } };
+    };
+    let response: HttpResponse | null = await this.request(
+      "GET",
+      path,
+      { query: { ...query, page_size: MAX_PAGE_SIZE } },
+      what,
+    );
+    for (let page = 1; page <= MAX_PAGES; page++) {
+      const outcome = take(response, page);
+      // The page is dropped before the next one is asked for: one page in memory per list.
+      response = null;
+      if ("done" in outcome) return outcome.done;
       let nextUrl: URL;
       try {
-        nextUrl = new URL(next, this.#origin);
+        nextUrl = new URL(outcome.next, this.#origin);
       } catch (cause) {
         throw new VectraError(
           this.brain,
