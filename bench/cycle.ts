@@ -17,6 +17,8 @@
  * deno task bench --size M --in-process --concurrency 16
  * deno task bench --size M --api 3.4            # the Platform API (OAuth2, no bulk tagging)
  * deno task bench --size M --comma first,literal # the comma readings compared (default: all)
+ * deno task bench --size XL --comma anyof       # 50k hosts, ~12,000 actions, a brain that
+ *                                               # ignores undocumented parameters (issue 34)
  * ```
  *
  * After the cycles on a brain that reads a comma in a list filter as any-of, each workload
@@ -43,7 +45,13 @@ import {
 } from "../demo/brain.ts";
 import { secretFileName } from "../engine/secrets.ts";
 import { type InProcessCycle, InProcessVar } from "./_in_process.ts";
-import { type BrainData, type Minimum, minimumReads, WRITES_PER_ACTION } from "./_minimum.ts";
+import {
+  type BrainData,
+  type ListForms,
+  type Minimum,
+  minimumReads,
+  writesPerAction,
+} from "./_minimum.ts";
 import { type ProcessResult, runMeasured } from "./_process.ts";
 import { makeTempDir } from "./_tempdir.ts";
 import {
@@ -76,6 +84,10 @@ interface StepResult {
   /** Entity actions that wrote a note (run cycles). */
   readonly actions: number;
   readonly minimumTotal: number;
+  /** Bytes of every answer the brain sent. */
+  readonly bytes: number;
+  /** Pages of list reads (`GET` of a list endpoint). */
+  readonly listPages: number;
 }
 
 /** Options of {@linkcode benchWorkload}. */
@@ -164,13 +176,45 @@ function queryCounts(brain: FakeBrain): Map<string, number> {
   return counts;
 }
 
+/**
+ * The undocumented list forms the minimum may count on a brain: those var proves working
+ * there (a comma read as any-of; `id=` only where the brain knows the parameter).
+ */
+function provenForms(comma: CommaReading, documentedOnly: boolean): ListForms {
+  const anyOf = comma === "anyof";
+  return { tags: anyOf, id: anyOf && !documentedOnly, hostId: anyOf };
+}
+
+/** `hosts` lists, `id=` lists, … as the bench prints which forms the minimum counted. */
+function describeForms(forms: ListForms): string {
+  const counted = [
+    ...(forms.tags ? ["any-of tags= lists"] : []),
+    ...(forms.id ? ["id= lists"] : []),
+    ...(forms.hostId ? ["host_id= lists"] : []),
+  ];
+  return counted.length === 0
+    ? "the API minimum counts documented forms only"
+    : `the API minimum counts documented forms and ${
+      counted.join(", ")
+    }, which var proved working on this brain (its first cycle logs the reading)`;
+}
+
+const LIST_ENDPOINTS = new Set([
+  "GET /hosts",
+  "GET /accounts",
+  "GET /detections",
+  "GET /groups",
+  "GET /entities",
+]);
+
 async function measureStep(
   step: Step,
   brain: FakeBrain,
   run: (step: Step) => Promise<Run>,
   oauth: boolean,
+  context: { readonly forms: ListForms; readonly api: BenchApiVersion },
 ): Promise<StepResult> {
-  const minimum = minimumReads(brainData(brain), { oauth });
+  const minimum = minimumReads(brainData(brain), { oauth, forms: context.forms });
   brain.clearRequests();
   const process = await run(step);
   const counts = brain.requestCounts();
@@ -180,7 +224,13 @@ async function measureStep(
   for (const [endpoint, n] of counts) {
     if (/^POST \/\w+\/\{id\}\/notes$/.test(endpoint)) actions += n;
   }
-  const minimumTotal = minimum.reads + WRITES_PER_ACTION * actions;
+  const minimumTotal = minimum.reads + writesPerAction(context.api) * actions;
+  let bytes = 0;
+  let listPages = 0;
+  for (const r of brain.requests) {
+    bytes += r.bytes;
+    if (LIST_ENDPOINTS.has(r.endpoint)) listPages++;
+  }
   return {
     step,
     runs: [process],
@@ -190,6 +240,8 @@ async function measureStep(
     minimum,
     actions,
     minimumTotal,
+    bytes,
+    listPages,
   };
 }
 
@@ -211,8 +263,11 @@ function printStep(r: StepResult): void {
   const cpu = best(r.runs.map((x) => x.cpuS), Math.min);
   const peak = best(r.runs.map((x) => x.peakMiB), Math.max);
   const codes = [...new Set(r.runs.map((x) => x.code))].join(",");
+  const perAction = r.actions === 0 ? "-" : (r.total / r.actions).toFixed(2);
   console.log(
-    `| ${r.step} | ${fmt(r.total)} | ${fmt(r.minimumTotal)} | ${ratio} | ${fmt(r.actions)} | ${
+    `| ${r.step} | ${fmt(r.total)} | ${fmt(r.minimumTotal)} | ${ratio} | ${
+      fmt(r.actions)
+    } | ${perAction} | ${fmt(r.listPages)} | ${(r.bytes / 1048576).toFixed(1)} | ${
       seconds(wall)
     } | ${cpu === null ? "-" : cpu.toFixed(2)} | ${
       peak === null ? "-" : peak.toFixed(0)
@@ -284,7 +339,10 @@ async function onePass(w: Workload, options: BenchOptions): Promise<StepResult[]
     if (!options.steps.includes(step) || step === "idle") continue;
     // In-process cycles share one API client, which keeps its token.
     const oauth = options.api !== "2.5" && (engine === null || step === "plan");
-    const r = await measureStep(step, brain, run, oauth);
+    const r = await measureStep(step, brain, run, oauth, {
+      forms: provenForms(options.comma, w.documentedOnly ?? false),
+      api: options.api,
+    });
     results.push(r);
     const p = r.runs[0]!;
     if (p.code !== 0 && p.code !== 2) {
@@ -292,7 +350,9 @@ async function onePass(w: Workload, options: BenchOptions): Promise<StepResult[]
       console.log(`its stdout (end):\n${p.stdout.slice(-4000)}`);
     }
   }
-  if (options.steps.includes("idle")) results.push(await measureIdle(brain, text, options));
+  if (options.steps.includes("idle")) {
+    results.push(await measureIdle(brain, text, options, w.documentedOnly ?? false));
+  }
   return results;
 }
 
@@ -305,6 +365,7 @@ async function measureIdle(
   brain: FakeBrain,
   configText: string,
   options: BenchOptions,
+  documentedOnly: boolean,
 ): Promise<StepResult> {
   await using service = await InProcessVar.create({
     configText,
@@ -312,7 +373,13 @@ async function measureIdle(
     concurrency: options.inProcess?.concurrency ?? 8,
   });
   await service.cycle(false);
-  return await measureStep("idle", brain, async () => asRun(await service.cycle(false)), false);
+  return await measureStep(
+    "idle",
+    brain,
+    async () => asRun(await service.cycle(false)),
+    false,
+    { forms: provenForms(options.comma, documentedOnly), api: options.api },
+  );
 }
 
 /** An in-process cycle as a measured run (no process: no memory, CPU or output). */
@@ -361,14 +428,18 @@ async function benchWorkload(w: Workload, options: BenchOptions): Promise<StepRe
     `${options.repeat} pass(es) in ${seconds(performance.now() - t)} s; load ${loadAverage()}`,
   );
   console.log(
-    `\n| cycle | requests | API minimum | ratio | entity actions | wall s | CPU s | peak MiB | exit |`,
+    "\n| cycle | requests | API minimum | ratio | entity actions | requests / action | " +
+      "list pages | MiB read | wall s | CPU s | peak MiB | exit |",
   );
-  console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
+  console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
   for (const r of results) printStep(r);
   printEndpoints(results);
   if (options.queries) printQueries(results);
   const first = results[0];
-  if (first) printMinimum(first.minimum);
+  if (first) {
+    console.log(`\n${describeForms(provenForms(options.comma, w.documentedOnly ?? false))}.`);
+    printMinimum(first.minimum);
+  }
   if (options.compare.length > 0) await compareReadings(w, options, results);
   return results;
 }
