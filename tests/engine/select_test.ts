@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { seed } from "../../demo/seed.ts";
 import { select } from "../../engine/select.ts";
+import { startFakeBrain } from "../../demo/brain.ts";
+import { createVectraApi } from "../../engine/vectra/mod.ts";
 import { startEngine, testEachReading } from "./_engine_harness.ts";
 import { testConfig } from "./_policy.ts";
 
@@ -183,3 +185,47 @@ testEachReading(
     assert.equal(h.brain.requestCounts().get("GET /hosts/{id}") ?? 0, 0);
   },
 );
+
+Deno.test("select() on a brain that ignores id= reads the host list in full once, keeping the members and sources it needs", async () => {
+  const b = seed();
+  for (let i = 1; i <= 30; i++) b.host({ name: `h${i}`, threat: 10, certainty: 10 });
+  for (let i = 21; i <= 30; i++) b.detection({ src: `h${i}`, type: "Hidden DNS Tunnel" });
+  b.group({ name: "NoBlock", type: "host", members: ["h1", "h2", "h3"] })
+    .group({ name: "Block", type: "host", members: ["h11", "h12"] });
+  await using brain = await startFakeBrain({
+    apiVersion: "2.5",
+    seed: groups(b).build(),
+    documentedOnly: true,
+    maxPageSize: 7,
+  });
+  const api = createVectraApi(
+    { entry: "brain.test", baseUrl: brain.url, apiVersion: "2.5", auth: "token" },
+    { secret: () => Promise.resolve(brain.credentials.token ?? "") },
+  );
+  try {
+    const config = testConfig({
+      blockTypes: new Set(["host"]),
+      host: {
+        detectionTypes: ["Hidden DNS Tunnel"],
+        detectionTypesMinScore: { threat: 5, op: "and", certainty: 5 },
+      },
+    });
+    const snapshot = await select(api, config, { clientTags: ["Test Client"] });
+    assert.equal(snapshot.host.status, "ok");
+    if (snapshot.host.status !== "ok") return;
+    assert.deepEqual(snapshot.host.noBlock.map((x) => x.name).sort(), ["h1", "h2", "h3"]);
+    assert.deepEqual(snapshot.host.grouped.map((x) => x.name).sort(), ["h11", "h12"]);
+    assert.equal(snapshot.host.typed.length, 10);
+    // 30 hosts at 7 a page: one whole read is 5 pages. Every host request other than the
+    // tag and score queries is that one read.
+    const wholeReads = brain.requests.filter((r) => {
+      if (r.endpoint !== "GET /hosts") return false;
+      const q = new URLSearchParams(r.query);
+      return !q.has("tags") && !q.has("threat_gte") && !q.has("certainty_gte");
+    });
+    assert.equal(wholeReads.length, 5, wholeReads.map((r) => r.query).join("\n"));
+    assert.equal(brain.requestCounts().get("GET /hosts/{id}") ?? 0, 0);
+  } finally {
+    await api.close();
+  }
+});
