@@ -301,7 +301,15 @@ export class HttpEndpoint {
           });
           status = response.status;
           responseHeaders = response.headers;
-          text = await response.text();
+          // Read as it arrives: no whole-body buffer besides the text itself.
+          text = "";
+          if (response.body !== null) {
+            const decoder = new TextDecoder();
+            for await (const chunk of response.body) {
+              text += decoder.decode(chunk, { stream: true });
+            }
+            text += decoder.decode();
+          }
         }
       } catch (cause) {
         this.#options.counter?.record(system, method, pathTemplate(path), 0);
