@@ -13,7 +13,7 @@ import type { BrainConfig, Config } from "../config_types.ts";
 import { act } from "./act.ts";
 import { KINDS } from "./model.ts";
 import type { Kind } from "./model.ts";
-import { type Plan, plan, type PlanEntry } from "./plan.ts";
+import { type KindPlan, type Plan, plan, type PlanEntry } from "./plan.ts";
 import type { ActionRecord, BrainReport, Category, CycleReport } from "./report.ts";
 import { select } from "./select.ts";
 import type { Snapshot } from "./snapshot.ts";
@@ -479,9 +479,7 @@ export function* planLines(result: CycleResult, options: FormatOptions = {}): Ge
       if (a.error) yield `    error: ${a.error}`;
     }
   }
-  const skipped = result.plans.flatMap((p) =>
-    KINDS.flatMap((k) => p[k].skipped.map((s) => ({ brain: p.brain, ...s })))
-  );
+  const skipped = fromPlans(result, (k) => k.skipped);
   if (skipped.length > 0) {
     yield "";
     yield "Not blocked:";
@@ -491,9 +489,7 @@ export function* planLines(result: CycleResult, options: FormatOptions = {}): Ge
       }`;
     }
   }
-  const expiries = result.plans.flatMap((p) =>
-    KINDS.flatMap((k) => p[k].expiries.map((e) => ({ brain: p.brain, ...e })))
-  );
+  const expiries = fromPlans(result, (k) => k.expiries);
   if (expiries.length > 0) {
     yield "";
     yield "Automatic blocks held, and when they expire:";
@@ -511,6 +507,16 @@ export function* planLines(result: CycleResult, options: FormatOptions = {}): Ge
   const mode = result.acted ? "" : " (nothing was changed)";
   yield "";
   yield `Exit code ${result.exitCode}${mode}`;
+}
+
+/** One list of every kind's plan (the skipped entities, the expiries), each with its brain. */
+function fromPlans<T extends object>(
+  result: CycleResult,
+  pick: (kind: KindPlan) => readonly T[],
+): (T & { brain: string })[] {
+  return result.plans.flatMap((p) =>
+    KINDS.flatMap((k) => pick(p[k]).map((item) => ({ brain: p.brain, ...item })))
+  );
 }
 
 const KIND_ORDER = ["host", "account", "detection", "static"];
