@@ -145,6 +145,8 @@ export async function runService(options: ServiceOptions): Promise<ServiceResult
         }
       }
     }
+    // Delivered: the report (every action, every plan) is not held through the sleep.
+    report = null;
     if (!loop) return { exitCode, cycles, stopped: signal.aborted };
     if (signal.aborted || cycles >= maxCycles) break;
     const waitMs = startedAt.getTime() + intervalMs - now().getTime();
