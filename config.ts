@@ -582,20 +582,23 @@ class Reader {
     return Number(value);
   }
 
-  /** A number of hours above 0 and up to ten years (decimals allowed); empty is null. */
-  hours(key: string): number | null {
+  /**
+   * A number above 0 and up to `max` (decimals allowed), in `unit`; empty is null when
+   * `optional` (it then means never), else a problem.
+   */
+  positive(key: string, max: number, unit: string, optional = false): number | null {
     const { value } = this.raw(key);
-    if (value === "") return null;
-    const hours = Number(value);
-    if (!/^\d+(\.\d+)?$/.test(value) || hours <= 0 || hours > MAX_EXPIRE_HOURS) {
+    if (value === "" && optional) return null;
+    const number = Number(value);
+    if (!/^\d+(\.\d+)?$/.test(value) || number <= 0 || number > max) {
       this.fail(
         key,
-        `"${value}" is not a number of hours; use a number above 0 and up to ${MAX_EXPIRE_HOURS}, ` +
-          "or empty for never",
+        `"${value}" is not a number of ${unit}; use a number above 0 and up to ${max}` +
+          (optional ? ", or empty for never" : ""),
       );
       return null;
     }
-    return hours;
+    return number;
   }
 
   /** One of a set of words (case-insensitive); returns the canonical spelling. */
@@ -1011,14 +1014,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
     reader.fail("BLOCK_TYPES", `it is empty; give at least one of ${orList(BLOCK_TYPES)}`);
   }
 
-  const sleepValue = reader.raw("SLEEP_MINUTES").value;
-  let sleepMinutes = 5;
-  if (!/^\d+(\.\d+)?$/.test(sleepValue) || Number(sleepValue) <= 0 || Number(sleepValue) > 1440) {
-    reader.fail(
-      "SLEEP_MINUTES",
-      `"${sleepValue}" is not a number of minutes; use a number above 0 and up to 1440`,
-    );
-  } else sleepMinutes = Number(sleepValue);
+  const sleepMinutes = reader.positive("SLEEP_MINUTES", 1440, "minutes") ?? 5;
 
   const window = parseWindow(reader);
   const explicitUnblock = reader.bool("EXPLICIT_UNBLOCK");
@@ -1056,9 +1052,9 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
   );
 
   const blockExpireHours = {
-    host: reader.hours("HOST_BLOCK_EXPIRE_HOURS"),
-    account: reader.hours("ACCOUNT_BLOCK_EXPIRE_HOURS"),
-    detection: reader.hours("DETECTION_BLOCK_EXPIRE_HOURS"),
+    host: reader.positive("HOST_BLOCK_EXPIRE_HOURS", MAX_EXPIRE_HOURS, "hours", true),
+    account: reader.positive("ACCOUNT_BLOCK_EXPIRE_HOURS", MAX_EXPIRE_HOURS, "hours", true),
+    detection: reader.positive("DETECTION_BLOCK_EXPIRE_HOURS", MAX_EXPIRE_HOURS, "hours", true),
   };
 
   const count = "an integer 0-1000000";

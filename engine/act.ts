@@ -12,7 +12,7 @@
 import { getLogger } from "@logtape/logtape";
 import pLimit from "p-limit";
 import type { ResponseClient } from "./client.ts";
-import type { Account, Detection, Entity, Host, Kind } from "./model.ts";
+import { type Account, type Detection, type Entity, type Host, type Kind, KINDS } from "./model.ts";
 import type { ClientStep, Plan, PlanEntry, TagMark } from "./plan.ts";
 import type { ActionOperation, ActionOutcome, ActionRecord, Category } from "./report.ts";
 import type { VectraApi } from "./vectra/api.ts";
@@ -123,7 +123,7 @@ export async function act(
   const records: ActionRecord[] = [];
   const messages: { category: Category; text: string }[] = [];
   const groups = new Map<string, PlanEntry[]>();
-  for (const kind of ["host", "account", "detection"] as const) {
+  for (const kind of KINDS) {
     for (const entry of plan[kind].entries) {
       const key = `${kind}:${entry.entity.id}`;
       const list = groups.get(key) ?? [];
@@ -148,6 +148,8 @@ export async function act(
   const all = [...groups.values()];
   // Without bulk intents every entity is one wave: the original bounded-concurrency run.
   const bulk = bulkIntents && api.addTagToMany !== undefined;
+  // With bulk intents and bulk tagging, the wave's state writes are bulk tag edits too.
+  const bulkTagging = bulk && hasBulkTagging(api) ? api : null;
   const size = bulk ? WAVE : Math.max(1, all.length);
   for (let i = 0; i < all.length; i += size) {
     const wave = all.slice(i, i + size);
@@ -161,9 +163,7 @@ export async function act(
     }
     await actOnWave(wave);
   }
-  const marks = (["host", "account", "detection"] as const).flatMap((kind) =>
-    plan[kind].marks.map((mark) => ({ kind, mark }))
-  );
+  const marks = KINDS.flatMap((kind) => plan[kind].marks.map((mark) => ({ kind, mark })));
   await Promise.all(
     marks.map(({ kind, mark }) => limit(() => writeMark(kind, mark, context, markRefusal))),
   );
@@ -171,7 +171,7 @@ export async function act(
 
   async function actOnWave(wave: PlanEntry[][]): Promise<void> {
     const stages = new WaveStages(clients);
-    const edits: DeferredEdit[] | null = bulk && hasBulkTagging(api) ? [] : null;
+    const edits: DeferredEdit[] | null = bulkTagging === null ? null : [];
     const waveContext = { ...context, stages, edits, waveAt: clock() };
     let waiting: ((() => Promise<void>) | null)[];
     try {
@@ -186,8 +186,8 @@ export async function act(
     // Every batch is committed, even one whose steps all failed: it may hold what they staged.
     await stages.commitAll();
     await Promise.all(waiting.map((finish) => finish && limit(finish)));
-    if (edits === null || edits.length === 0 || !hasBulkTagging(api)) return;
-    const errors = await writeTagEdits(api, edits.map((e) => e.edit), limit);
+    if (bulkTagging === null || edits === null || edits.length === 0) return;
+    const errors = await writeTagEdits(bulkTagging, edits.map((e) => e.edit), limit);
     await Promise.all(
       edits.map((e) => limit(() => e.report(errors.get(editKey(e.edit.kind, e.edit.id)) ?? null))),
     );
@@ -728,10 +728,13 @@ async function finishEntry(
       keepStillTagged(entry, context);
       return;
     }
-    const next = applyTagChange(kind, fresh, change(context.clock()));
-    if (next.length !== fresh.length || next.some((t, i) => t !== fresh[i])) {
-      await api.setTags(kind, entity.id, next);
-    }
+    await writeChanged(
+      api,
+      kind,
+      entity.id,
+      fresh,
+      applyTagChange(kind, fresh, change(context.clock())),
+    );
   } catch (error) {
     writeError = `the client acted but the state write on Vectra failed: ${errorText(error)}`;
   }
@@ -857,14 +860,14 @@ async function writeMark(
   }
   try {
     const fresh = await context.api.getTags(kind, mark.entity.id);
-    const next = applyTagChange(
+    const change = mark.mark === "stamp" ? { at: context.clock() } : { rearm: true };
+    await writeChanged(
+      context.api,
       kind,
+      mark.entity.id,
       fresh,
-      mark.mark === "stamp" ? { at: context.clock() } : { rearm: true },
+      applyTagChange(kind, fresh, change),
     );
-    if (next.length !== fresh.length || next.some((t, i) => t !== fresh[i])) {
-      await context.api.setTags(kind, mark.entity.id, next);
-    }
     const text = `${done} (${mark.reason})`;
     context.messages.push({ category: "Info", text });
     logger.info("{message}", { message: text });
@@ -873,6 +876,19 @@ async function writeMark(
       "cycle tries again";
     context.messages.push({ category: "Warning", text });
     logger.warn("{message}", { message: text });
+  }
+}
+
+/** Replaces an entity's tags with `next`, unless they are `fresh` already (same order). */
+async function writeChanged(
+  api: VectraApi,
+  kind: Kind,
+  id: number,
+  fresh: readonly string[],
+  next: readonly string[],
+): Promise<void> {
+  if (next.length !== fresh.length || next.some((t, i) => t !== fresh[i])) {
+    await api.setTags(kind, id, next);
   }
 }
 
@@ -890,9 +906,7 @@ async function forgetUnknownBlock(entry: PlanEntry, context: EntryContext): Prom
       return;
     }
     const next = applyTagChange(entry.kind, fresh, { removeTag: entry.removeTag });
-    if (next.length !== fresh.length || next.some((t, i) => t !== fresh[i])) {
-      await api.setTags(entry.kind, entity.id, next);
-    }
+    await writeChanged(api, entry.kind, entity.id, fresh, next);
   } catch (e) {
     outcome = "failed";
     error = `cannot clear the marker on Vectra: ${errorText(e)}`;
