@@ -13,7 +13,7 @@ import type { BrainConfig, Config } from "../config_types.ts";
 import { act } from "./act.ts";
 import { KINDS } from "./model.ts";
 import type { Kind } from "./model.ts";
-import { type KindPlan, type Plan, plan, type PlanEntry } from "./plan.ts";
+import { type KindPlan, type Plan, plan, type PlanEntry, type PlanOptions } from "./plan.ts";
 import type { ActionRecord, BrainReport, Category, CycleReport } from "./report.ts";
 import { select } from "./select.ts";
 import type { Snapshot } from "./snapshot.ts";
@@ -68,6 +68,23 @@ export interface CycleOptions {
 type Selected =
   | { readonly ok: true; readonly snapshot: Snapshot; readonly startedAt: Date }
   | { readonly ok: false; readonly error: unknown; readonly startedAt: Date };
+
+/**
+ * The plan of brain `index`'s read, or its read error thrown. The read leaves `selected`
+ * here, and no caller's frame ever holds it: once planned, the plan holds what it needs of
+ * the snapshot and the rest can go while the brain is acted on.
+ */
+function planSelected(
+  selected: (Selected | null)[],
+  index: number,
+  config: Config,
+  options: PlanOptions,
+): Plan {
+  const read = selected[index] as Selected;
+  selected[index] = null;
+  if (!read.ok) throw read.error;
+  return plan(read.snapshot, config, options);
+}
 
 /** A snapshot for a brain that could not be read: every kind failed. */
 function unreadSnapshot(brain: string, error: unknown): Snapshot {
@@ -188,15 +205,10 @@ async function cycle(
   const reports = await Promise.all(
     brains.map((runtime, index) =>
       limit(async (): Promise<BrainReport> => {
-        const read = selected[index] as Selected;
-        // Once planned, the plan holds what it needs of the snapshot: the rest can go.
-        selected[index] = null;
-        const brainStarted = read.startedAt;
+        const brainStarted = (selected[index] as Selected).startedAt;
         const host = runtime.api.brain;
         try {
-          if (!read.ok) throw read.error;
-          const snapshot = read.snapshot;
-          const planned = plan(snapshot, config, {
+          const planned = planSelected(selected, index, config, {
             clients,
             groom: options.groom,
             confirmBlastRadius: options.confirmBlastRadius,

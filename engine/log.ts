@@ -81,21 +81,18 @@ export const URL_CREDENTIALS_PATTERN: RedactionPattern = {
   replacement: (_match: string, scheme: string) => `${scheme}***@`,
 };
 
-/** Field names whose values are always redacted, at any depth of a log record's properties. */
-export const SECRET_FIELDS: RegExp[] = [
-  /^authorization$/i,
-  /^proxy-authorization$/i,
-  /^(x-)?api[-_]?key$/i,
-  /^password$/i,
-  /^passwd$/i,
-  /^secret$/i,
-  /^secret[-_]?key$/i,
-  /^client[-_]?secret$/i,
-  /^(access|refresh|id)[-_]?token$/i,
-  /^token$/i,
-  /^cookie$/i,
-  /^set-cookie$/i,
-];
+/**
+ * Field names whose values are always redacted, at any depth of a log record's properties:
+ * `authorization`, `proxy-authorization`, `api_key` (`x-api-key`, `apikey`), `password`,
+ * `passwd`, `secret`, `secret_key`, `client_secret`, `access_token`, `refresh_token`,
+ * `id_token`, `token`, `cookie`, `set-cookie`, in any case. One expression, not one per
+ * name: the redaction tests it against every property name and placeholder of every line.
+ */
+export const SECRET_FIELD: RegExp = new RegExp(
+  "^(?:authorization|proxy-authorization|(?:x-)?api[-_]?key|password|passwd|secret" +
+    "|secret[-_]?key|client[-_]?secret|(?:access|refresh|id)[-_]?token|token|cookie|set-cookie)$",
+  "i",
+);
 
 function renderValue(value: unknown): string {
   if (typeof value === "string") return value;
@@ -219,7 +216,7 @@ export function createLogSink(options: LogOptions = {}): Sink {
     JWT_PATTERN,
   ]);
   const sink: Sink = (record) => write(formatter(record));
-  return redactByField(sink, { fieldPatterns: SECRET_FIELDS, action: () => REDACTED });
+  return redactByField(sink, { fieldPatterns: [SECRET_FIELD], action: () => REDACTED });
 }
 
 /** Configures logtape for the whole process (replacing any earlier setup). */

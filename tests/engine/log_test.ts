@@ -105,6 +105,46 @@ Deno.test("a known secret value never appears in a log line, text or JSON", asyn
   }
 });
 
+Deno.test("every secret field name is redacted in any case, at any depth; names that only contain one are not", async () => {
+  const secretNames = [
+    "authorization",
+    "Proxy-Authorization",
+    "api_key",
+    "api-key",
+    "apikey",
+    "X-API-Key",
+    "password",
+    "passwd",
+    "SECRET",
+    "secret_key",
+    "secretKey",
+    "client_secret",
+    "clientSecret",
+    "access_token",
+    "refreshToken",
+    "id-token",
+    "token",
+    "cookie",
+    "Set-Cookie",
+  ];
+  const plainNames = ["tokens", "secretary", "keyName", "password_hint", "cookies", "id"];
+  const values = new SecretValues();
+  const lines = await capture({ values, json: true }, () => {
+    const logger = getLogger(["var", "test"]);
+    for (const [index, name] of [...secretNames, ...plainNames].entries()) {
+      logger.info("Field {where}", { where: name, nested: { deeper: { [name]: `v-${index}-v` } } });
+    }
+  });
+  const names = [...secretNames, ...plainNames];
+  assert.equal(lines.length, names.length);
+  for (const [index, line] of lines.entries()) {
+    const name = names[index] ?? "";
+    const value = JSON.parse(line).nested.deeper[name];
+    if (secretNames.includes(name)) assert.equal(value, "[REDACTED]", `${name}: ${line}`);
+    else assert.equal(value, `v-${index}-v`, `${name}: ${line}`);
+  }
+});
+
 Deno.test("Authorization headers and bearer credentials are redacted even when unknown", async () => {
   const values = new SecretValues();
   const lines = await capture({ values, debug: true }, () => {
