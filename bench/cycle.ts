@@ -54,6 +54,7 @@ import {
 } from "./_minimum.ts";
 import { type ProcessResult, runMeasured } from "./_process.ts";
 import { makeTempDir } from "./_tempdir.ts";
+import { BINARY_V8_ARG } from "../scripts/binary_flags.ts";
 import {
   type BenchApiVersion,
   policyText,
@@ -108,8 +109,6 @@ interface BenchOptions {
 }
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-/** V8 flags of the compiled binary: a heap that grows only as far as it must. */
-const V8_FLAGS = "--optimize-for-size";
 const TOKEN = "b".repeat(40);
 const CLIENT_ID = "var-bench";
 const CLIENT_SECRET = "c".repeat(32);
@@ -147,7 +146,7 @@ function varArgs(step: Step, config: string, secretsDir: string): string[] {
   const args = [
     "run",
     "-P",
-    `--v8-flags=${V8_FLAGS}`,
+    BINARY_V8_ARG,
     `${ROOT}/main.ts`,
     command,
     "--config",
@@ -273,6 +272,15 @@ function printStep(r: StepResult): void {
       peak === null ? "-" : peak.toFixed(0)
     } | ${codes} |`,
   );
+}
+
+/** Each pass's peak memory per cycle: the table shows the largest, this shows the spread. */
+function printPeaks(results: readonly StepResult[]): void {
+  console.log("");
+  for (const r of results) {
+    const peaks = r.runs.flatMap((x) => x.peakMiB === null ? [] : [x.peakMiB.toFixed(0)]);
+    if (peaks.length > 0) console.log(`peak MiB of each ${r.step} pass: ${peaks.join(", ")}`);
+  }
 }
 
 function printEndpoints(results: readonly StepResult[]): void {
@@ -433,6 +441,7 @@ async function benchWorkload(w: Workload, options: BenchOptions): Promise<StepRe
   );
   console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
   for (const r of results) printStep(r);
+  if (options.repeat > 1) printPeaks(results);
   printEndpoints(results);
   if (options.queries) printQueries(results);
   const first = results[0];
@@ -482,11 +491,13 @@ function loadAverage(): string {
   }
 }
 
-async function startupMs(): Promise<number> {
-  const r = await runMeasured(Deno.execPath(), ["run", "-P", `${ROOT}/main.ts`, "version"], {
-    cwd: ROOT,
-  });
-  return r.wallMs;
+/** `var version` as a process: the runtime and var's code, before anything is read. */
+async function startup(): Promise<ProcessResult> {
+  return await runMeasured(
+    Deno.execPath(),
+    ["run", "-P", BINARY_V8_ARG, `${ROOT}/main.ts`, "version"],
+    { cwd: ROOT },
+  );
 }
 
 async function main(): Promise<void> {
@@ -538,8 +549,14 @@ async function main(): Promise<void> {
   console.log(
     `\n${Deno.build.target}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, load ${loadAverage()}`,
   );
-  await startupMs(); // warm the module cache
-  console.log(`var startup (\`var version\` under deno run -P): ${seconds(await startupMs())} s`);
+  await startup(); // warm the module cache
+  const base = await startup();
+  console.log(
+    `var startup (\`var version\` under deno run -P ${BINARY_V8_ARG}): ${
+      seconds(base.wallMs)
+    } s, ` +
+      `peak ${base.peakMiB === null ? "-" : base.peakMiB.toFixed(0)} MiB`,
+  );
   for (const size of sizes) {
     const base = WORKLOADS[size]!;
     const w = values.latency === undefined ? base : { ...base, latencyMs: Number(values.latency) };

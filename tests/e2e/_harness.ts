@@ -12,6 +12,7 @@
 import { type FakeBrain, type FakeBrainOptions, startFakeBrain } from "../../demo/brain.ts";
 import { seed as seedBuilder, type SeedData } from "../../demo/seed.ts";
 import { secretFileName } from "../../engine/secrets.ts";
+import { BINARY_V8_ARG } from "../../scripts/binary_flags.ts";
 import { type FakeFortiGateServer, startFakeFortiGate } from "../fakes/fortinet.ts";
 
 /** The repository root (where `deno.json` and `main.ts` live). */
@@ -361,6 +362,7 @@ export async function runVar(
       "run",
       "-P",
       "--quiet",
+      BINARY_V8_ARG,
       "main.ts",
       "run",
       "--config",

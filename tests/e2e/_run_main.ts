@@ -5,6 +5,8 @@
  * @module
  */
 
+import { BINARY_V8_ARG } from "../../scripts/binary_flags.ts";
+
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** The repository root (holds deno.json and main.ts). */
@@ -34,10 +36,15 @@ export async function runMain(args: string[], options: RunMainOptions = {}): Pro
   return await runDeno(["run", "-P", `${ROOT}main.ts`, ...args], options);
 }
 
-/** Runs `deno ...args` with the repository's deno.json. */
+/**
+ * Runs `deno ...args` with the repository's deno.json; a `deno run` gets the binary's V8
+ * flags too, so what it proves holds for the compiled binary.
+ */
 export async function runDeno(args: string[], options: RunMainOptions = {}): Promise<MainResult> {
+  const command = args[0] ?? "run";
+  const flags = command === "run" ? [BINARY_V8_ARG] : [];
   const child = new Deno.Command(Deno.execPath(), {
-    args: [args[0] ?? "run", "--quiet", "--config", `${ROOT}deno.json`, ...args.slice(1)],
+    args: [command, "--quiet", ...flags, "--config", `${ROOT}deno.json`, ...args.slice(1)],
     cwd: options.cwd ?? ROOT,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",

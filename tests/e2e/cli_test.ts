@@ -6,6 +6,7 @@ import { startFakeBrain } from "../../demo/brain.ts";
 import { seed } from "../../demo/seed.ts";
 import { secretFileName } from "../../engine/secrets.ts";
 import { startPrivateKeyring } from "../engine/_keyring.ts";
+import { BINARY_V8_ARG } from "../../scripts/binary_flags.ts";
 import { REPO_ROOT, runMain } from "./_run_main.ts";
 
 /** No session bus: the keychain is unavailable, so secrets come from --secrets-dir only. */
@@ -402,7 +403,8 @@ Deno.test("var secrets list and check work on a minimal var.env, with no static 
 
 Deno.test("var secrets set on a terminal asks without echo and stores the value", async () => {
   await using keyring = await startPrivateKeyring();
-  const command = [Deno.execPath(), "run", "--quiet", "-P", "--config", `${REPO_ROOT}deno.json`]
+  const command = [Deno.execPath(), "run", "--quiet", "-P", BINARY_V8_ARG]
+    .concat(["--config", `${REPO_ROOT}deno.json`])
     .concat([`${REPO_ROOT}main.ts`, "secrets", "set", "tty-service", "Token"])
     .map((a) => `'${a}'`).join(" ");
   // `script` gives the command a pseudo-terminal, as an operator's shell would

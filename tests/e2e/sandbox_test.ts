@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { startFakeBrain } from "../../demo/brain.ts";
 import { seed } from "../../demo/seed.ts";
 import { secretFileName } from "../../engine/secrets.ts";
+import { BINARY_V8_FLAGS } from "../../scripts/binary_flags.ts";
 import { REPO_ROOT, runDeno, runMain } from "./_run_main.ts";
 
 function configFor(url: string, extra = ""): string {
@@ -21,6 +22,22 @@ function configFor(url: string, extra = ""): string {
 Deno.test("deno.json grants the binary exactly net, run and read", async () => {
   const config = JSON.parse(await Deno.readTextFile(`${REPO_ROOT}deno.json`));
   assert.deepEqual(config.permissions.default, { net: true, run: true, read: true });
+});
+
+Deno.test("the binary runs without a JIT, and processes under test run as it does", async () => {
+  // --jitless: no generated code and no optimising-compiler memory (docs/performance.md)
+  assert.deepEqual(BINARY_V8_FLAGS.split(","), ["--optimize-for-size", "--jitless"]);
+  const dir = await Deno.makeTempDir();
+  try {
+    const probe = `${dir}/probe.ts`;
+    await Deno.writeTextFile(probe, "console.log(typeof WebAssembly);\n");
+    const result = await runDeno(["run", "-P", probe]);
+    assert.equal(result.code, 0, result.stderr);
+    // without a JIT, V8 offers no WebAssembly: the probe saw the binary's flags
+    assert.equal(result.stdout.trim(), "undefined");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("deno run -P refuses writing files, reading the environment, sys and ffi", async () => {

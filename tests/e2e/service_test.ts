@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type FakeBrain, startFakeBrain } from "../../demo/brain.ts";
 import { seed } from "../../demo/seed.ts";
 import { secretFileName } from "../../engine/secrets.ts";
+import { BINARY_V8_ARG } from "../../scripts/binary_flags.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -53,6 +54,7 @@ async function startLoop(brains: readonly FakeBrain[]) {
       "run",
       "-P",
       "--no-prompt",
+      BINARY_V8_ARG,
       `${ROOT}main.ts`,
       "run",
       "--loop",

@@ -17,6 +17,7 @@ import {
 } from "../../engine/notify.ts";
 import { makeTestCertificates, type TestCertificates } from "../_tls.ts";
 import { UNSAFE_CHARACTERS } from "../../engine/text.ts";
+import { BINARY_V8_ARG } from "../../scripts/binary_flags.ts";
 import { action, brainReport, cycleReport } from "./_service_fixtures.ts";
 
 const NOW = new Date(Date.UTC(2026, 10, 28, 4, 5, 6, 789));
@@ -574,6 +575,7 @@ Deno.test("notify works under deno run -P (net, run, read only: no sys, no env)"
         "run",
         "-P",
         "--no-prompt",
+        BINARY_V8_ARG,
         "--config",
         config,
         probe,

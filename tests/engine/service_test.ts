@@ -11,6 +11,7 @@ import {
 import { HealthState } from "../../engine/health.ts";
 import { ServiceMetrics } from "../../engine/metrics.ts";
 import { cycleReport } from "./_service_fixtures.ts";
+import { BINARY_V8_ARG } from "../../scripts/binary_flags.ts";
 
 const MINUTE = 60_000;
 const ALWAYS: WindowConfig = {
@@ -338,6 +339,7 @@ function startSandbox(actionMs: number) {
       "run",
       "-P",
       "--no-prompt",
+      BINARY_V8_ARG,
       "--config",
       new URL("../../deno.json", import.meta.url).pathname,
       new URL("./_service_sandbox.ts", import.meta.url).pathname,
