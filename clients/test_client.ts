@@ -134,6 +134,8 @@ type DeviceFault = { readonly mode: "error"; readonly status: number } | { reado
  */
 export class TestDevice {
   #elements = new Map<string, HeldElement>();
+  /** The element ids held under each key, in the order they were held. */
+  #idsByKey = new Map<string, Set<string>>();
   #static = new Set<string>();
   #fault: DeviceFault | null = null;
 
@@ -152,7 +154,7 @@ export class TestDevice {
       return;
     }
     for (const [id, element] of this.#elements) {
-      if (element.kind === kind) this.#elements.delete(id);
+      if (element.kind === kind) this.release(id);
     }
   }
 
@@ -171,7 +173,9 @@ export class TestDevice {
 
   /** The element id held under a key, if any. */
   idOf(key: string): string | null {
-    for (const [id, element] of this.#elements) if (element.key === key) return id;
+    const ids = this.#idsByKey.get(key);
+    if (ids === undefined) return null;
+    for (const id of ids) return id;
     return null;
   }
 
@@ -182,12 +186,22 @@ export class TestDevice {
 
   /** Holds an element. */
   hold(id: string, element: HeldElement): void {
+    this.release(id);
     this.#elements.set(id, element);
+    const ids = this.#idsByKey.get(element.key) ?? new Set<string>();
+    ids.add(id);
+    this.#idsByKey.set(element.key, ids);
   }
 
   /** Releases an element; true when it was held. */
   release(id: string): boolean {
-    return this.#elements.delete(id);
+    const element = this.#elements.get(id);
+    if (element === undefined) return false;
+    this.#elements.delete(id);
+    const ids = this.#idsByKey.get(element.key);
+    ids?.delete(id);
+    if (ids?.size === 0) this.#idsByKey.delete(element.key);
+    return true;
   }
 
   /** Adds a static entry. */

@@ -127,6 +127,29 @@ Deno.test("createTestClient() with failOperations throws a ClientError for those
   assert.deepEqual(client.device.enforced("account"), new Set());
 });
 
+Deno.test("TestDevice.idOf() follows holds, re-holds under another key, releases and vanishing", () => {
+  const device = new TestDevice();
+  const host = (key: string) => ({ kind: "host" as const, key, ip: "10.0.0.1" });
+  assert.equal(device.idOf("host:1:10.0.0.1"), null);
+  device.hold("a", host("host:1:10.0.0.1"));
+  device.hold("b", host("host:1:10.0.0.1"));
+  device.hold("c", host("host:2:10.0.0.2"));
+  assert.equal(device.idOf("host:1:10.0.0.1"), "a", "the first id held under a key");
+  assert.equal(device.idOf("host:2:10.0.0.2"), "c");
+  device.hold("a", host("host:3:10.0.0.3"));
+  assert.equal(device.idOf("host:1:10.0.0.1"), "b", "a re-held id leaves its old key");
+  assert.equal(device.idOf("host:3:10.0.0.3"), "a");
+  assert.equal(device.release("b"), true);
+  assert.equal(device.release("b"), false);
+  assert.equal(device.idOf("host:1:10.0.0.1"), null);
+  device.hold("d", { kind: "account", key: "account:4", ip: null });
+  device.vanish("host");
+  assert.equal(device.idOf("host:2:10.0.0.2"), null);
+  assert.equal(device.idOf("host:3:10.0.0.3"), null);
+  assert.equal(device.idOf("account:4"), "d");
+  assert.deepEqual(device.enforced("host"), new Set());
+});
+
 Deno.test("TestClientConfig parses booleans and operation lists from var.env", () => {
   assert.deepEqual(TestClientConfig.parse({}), {
     deterministic: false,
