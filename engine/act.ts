@@ -10,7 +10,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import pLimit from "p-limit";
+import pLimit, { type LimitFunction } from "p-limit";
 import type { ResponseClient } from "./client.ts";
 import { type Account, type Detection, type Entity, type Host, type Kind, KINDS } from "./model.ts";
 import type { ClientStep, Plan, PlanEntry, TagMark } from "./plan.ts";
@@ -151,6 +151,8 @@ export async function act(
   // With bulk intents and bulk tagging, the wave's state writes are bulk tag edits too.
   const bulkTagging = bulk && hasBulkTagging(api) ? api : null;
   const size = bulk ? WAVE : Math.max(1, all.length);
+  // Unblocks whose fresh tag read, before the wave's intents, found the block tag back.
+  const foundTagged = new Set<PlanEntry>();
   for (let i = 0; i < all.length; i += size) {
     const wave = all.slice(i, i + size);
     if (bulk) {
@@ -158,7 +160,7 @@ export async function act(
         wave,
         api,
         (entry) => entry.held ?? guard(entry) ?? (signal?.aborted ? "shutting down" : null),
-        preRecorded,
+        { preRecorded, foundTagged, limit },
       );
     }
     await actOnWave(wave);
@@ -208,6 +210,10 @@ export async function act(
         for (const r of plannedRecords(plan.brain, entry, refusal)) emit(records, r);
         continue;
       }
+      if (foundTagged.has(entry)) {
+        keepStillTagged(entry, entryContext);
+        continue;
+      }
       const finish = await actOnEntry(entry, entryContext);
       if (finish === null) continue;
       const rest = entries.slice(index + 1);
@@ -227,29 +233,55 @@ function intentKey(kind: Kind, id: number, client: string, op: PendingOperation)
   return `${kind}:${id}:${client}:${op}`;
 }
 
+/** Where {@linkcode recordIntents} puts what it learns. */
+interface IntentRecording {
+  /** Intents the bulk requests recorded (`kind:id:client:op`). */
+  readonly preRecorded: Set<string>;
+  /** Unblocks whose fresh tag read found the block tag (`keepIfTagged`) back: not acted on. */
+  readonly foundTagged: Set<PlanEntry>;
+  /** Bounds the fresh tag reads. */
+  readonly limit: LimitFunction;
+}
+
 /**
  * Records the intents of a wave with one bulk tag request per (kind, client, operation)
- * where the API has one (v2.5), before any client of the wave is called. Entities with
- * several entries, entries that will not be carried out, and unblocks whose first tag read
- * re-checks the block tag (`keepIfTagged`) keep the per-entity path. A failed bulk request
- * only means its entities fall back to that path (a warning is logged).
+ * where the API has one (v2.5), before any client of the wave is called. An unblock that
+ * re-checks the block tag (`keepIfTagged`) reads its tags first, one request: found back,
+ * it goes into `foundTagged` and is not acted on; else its intents join the bulk requests.
+ * Entities with several entries and entries that will not be carried out keep the
+ * per-entity path, and so does an entity whose read or bulk request fails (a warning is
+ * logged): that path reads and writes its tags on its own.
  */
 async function recordIntents(
   wave: PlanEntry[][],
   api: VectraApi,
   refusal: (entry: PlanEntry) => string | null,
-  preRecorded: Set<string>,
+  { preRecorded, foundTagged, limit }: IntentRecording,
 ): Promise<void> {
   const addTagToMany = api.addTagToMany;
   if (addTagToMany === undefined) return;
-  const batches = new Map<string, { kind: Kind; tag: string; ids: number[]; keys: string[] }>();
-  for (const entries of wave) {
+  const single = wave.flatMap((entries) => {
     const entry = entries[0];
-    // An unblock that re-checks the block tag on fresh tags keeps its per-entity read.
-    if (
-      entries.length !== 1 || entry === undefined || refusal(entry) !== null ||
-      entry.keepIfTagged !== null
-    ) continue;
+    const eligible = entries.length === 1 && entry !== undefined && refusal(entry) === null &&
+      entry.steps.some((step) => intentOf(step) !== null);
+    return eligible ? [entry] : [];
+  });
+  const rechecked = await Promise.all(
+    single.map((entry) =>
+      entry.keepIfTagged === null ? entry : limit(async () => {
+        try {
+          if (!stillTagged(entry, await api.getTags(entry.kind, entry.entity.id))) return entry;
+          foundTagged.add(entry);
+        } catch {
+          // The per-entity path reads the tags again, and reports a failure there.
+        }
+        return null;
+      })
+    ),
+  );
+  const batches = new Map<string, { kind: Kind; tag: string; ids: number[]; keys: string[] }>();
+  for (const entry of rechecked) {
+    if (entry === null) continue;
     for (const step of entry.steps) {
       const op = intentOf(step);
       if (op === null) continue;

@@ -40,13 +40,16 @@ interface KillPoint {
   readonly phase: HoldPhase;
 }
 
-const TAG_WRITE = { method: "PATCH", path: /\/tagging\/host\/\d+$/ };
-/** v2.5 records a block's intent with the bulk tag call; the state write is the first PATCH. */
+/** v2.5 records an intent with the bulk tag call, a block's and an unblock's alike. */
 const INTENT_WRITE = { method: "POST", path: /\/tagging\/host$/, nth: 1 };
 /** A block's state, written in bulk: the marker (2nd POST), its VAR ID tag (3rd POST). */
 const MARKER_ADD = { method: "POST", path: /\/tagging\/host$/, nth: 2 };
 const ELEMENT_ADD = { method: "POST", path: /\/tagging\/host$/, nth: 3 };
 const INTENT_REMOVE = { method: "DELETE", path: /\/tagging\/host$/, nth: 1 };
+/** An unblock's state, removed in bulk: its VAR ID tag, the marker, then the intent. */
+const ELEMENT_REMOVE = { method: "DELETE", path: /\/tagging\/host$/, nth: 1 };
+const MARKER_REMOVE = { method: "DELETE", path: /\/tagging\/host$/, nth: 2 };
+const UNBLOCK_INTENT_REMOVE = { method: "DELETE", path: /\/tagging\/host$/, nth: 3 };
 const NOTE = { method: "POST", path: /\/hosts\/\d+\/notes$/ };
 const GROUP_READ = { method: "GET", path: /\/addrgrp\/Internal-Block$/ };
 const OBJECT_CREATE = { method: "POST", path: /\/firewall\/address$/ };
@@ -95,11 +98,8 @@ const BLOCK_POINTS: readonly KillPoint[] = [
 
 /** The step boundaries of an unblock. */
 const UNBLOCK_POINTS: readonly KillPoint[] = [
-  point("unblock: before the intent tag write", "brain", { ...TAG_WRITE, nth: 1 }, "before"),
-  point("unblock: after the intent tag write, before the firewall", "brain", {
-    ...TAG_WRITE,
-    nth: 1,
-  }, "after"),
+  point("unblock: before the intent tag write", "brain", INTENT_WRITE, "before"),
+  point("unblock: after the intent tag write, before the firewall", "brain", INTENT_WRITE, "after"),
   point("unblock: while reading the address group", "forti", GROUP_READ, "before"),
   point("unblock: during the member removal", "forti", MEMBER_REMOVE, "before"),
   point(
@@ -115,11 +115,15 @@ const UNBLOCK_POINTS: readonly KillPoint[] = [
     OBJECT_DELETE,
     "after",
   ),
-  point("unblock: before the state tag write", "brain", { ...TAG_WRITE, nth: 2 }, "before"),
-  point("unblock: after the state tag write, before var sees the answer", "brain", {
-    ...TAG_WRITE,
-    nth: 2,
-  }, "after"),
+  point("unblock: before the VAR ID tag removal", "brain", ELEMENT_REMOVE, "before"),
+  point("unblock: before the marker removal", "brain", MARKER_REMOVE, "before"),
+  point("unblock: before the intent removal", "brain", UNBLOCK_INTENT_REMOVE, "before"),
+  point(
+    "unblock: after the intent removal, before var sees the answer",
+    "brain",
+    UNBLOCK_INTENT_REMOVE,
+    "after",
+  ),
   point("unblock: before the note", "brain", NOTE, "before"),
   point("unblock: after the note, before var sees the answer", "brain", NOTE, "after"),
 ];
@@ -134,12 +138,7 @@ const UNDO_POINTS: readonly KillPoint[] = [
 
 /** An interrupted unblock whose entity matches again before the next cycle: it is re-blocked. */
 const REBLOCK_POINTS: readonly KillPoint[] = [
-  point(
-    "unblock re-blocked: after the intent tag write",
-    "brain",
-    { ...TAG_WRITE, nth: 1 },
-    "after",
-  ),
+  point("unblock re-blocked: after the intent tag write", "brain", INTENT_WRITE, "after"),
   point("unblock re-blocked: after the member removal", "forti", MEMBER_REMOVE, "after"),
   point("unblock re-blocked: after the object delete", "forti", OBJECT_DELETE, "after"),
 ];
@@ -270,8 +269,13 @@ function addBlockTag(world: World): void {
 function notesFor(kill: KillPoint): number {
   // Once the state is on record without its intent, the next cycle has nothing to do, and
   // the note of the killed run is lost; before that it completes the action, with a note.
-  const afterStateWrite = kill.name.includes("after the intent removal") ||
-    kill.name.includes("after the state tag write") || kill.name.includes("before the note");
+  // An unblock's state is on record once its VAR ID tag is gone: the next cycle finds
+  // nothing left to unblock and clears the marker and the intent, without a note.
+  const unblockRecorded = kill.name.startsWith("unblock:") &&
+    (kill.name.includes("before the marker removal") ||
+      kill.name.includes("before the intent removal"));
+  const afterStateWrite = unblockRecorded || kill.name.includes("after the intent removal") ||
+    kill.name.includes("before the note");
   return afterStateWrite ? 0 : 1;
 }
 

@@ -241,6 +241,59 @@ Deno.test("act() with bulkIntents keeps the per-entity read for an unblock that 
   );
 });
 
+Deno.test("act() with bulk tagging: an unblock that re-checks the block tag reads once, then writes in bulk", async () => {
+  const data = seed()
+    .host({ name: "gone", ip: "10.0.0.9", tags: ["VAR Host Blocked", "VAR ID:Test Client:x"] })
+    .build();
+  await using h = await startEngine(data);
+  const inner = testClientAs();
+  const client: ResponseClient = {
+    ...inner,
+    unblockHost: (host: Host, recorded: readonly string[]) => {
+      // The analyst tags the host after var's fresh read and before its state write.
+      h.brain.setTags("host", host.id, [...h.brain.tags("host", host.id), "analyst-note"]);
+      return inner.unblockHost!(host, recorded);
+    },
+  };
+  const p = await planFor(h.api, HOSTS_ONLY, [client]);
+  assert.equal(p.host.entries[0]?.keepIfTagged, "vectra_host_block");
+  h.brain.clearRequests();
+  const report = await act(p, h.api, [client], { clock: () => AT, bulkIntents: true });
+  assert.deepEqual(report.records.map((r) => r.outcome), ["ok"]);
+  // The fresh read, the intent, its removal and the state's removals: no list replaced.
+  assert.deepEqual(tagRequests(h.brain.requests), {
+    "GET /tagging/host/{id}": 1,
+    "POST /tagging/host": 1,
+    "DELETE /tagging/host": 3,
+  });
+  assert.deepEqual(h.brain.tags("host", "gone"), ["analyst-note"]);
+});
+
+Deno.test("act() with bulk tagging: a failed fresh read leaves the unblock to the per-entity path", async () => {
+  const data = seed()
+    .host({ name: "gone", ip: "10.0.0.9", tags: ["VAR Host Blocked", "VAR ID:Test Client:x"] })
+    .build();
+  await using h = await startEngine(data);
+  const client = testClientAs();
+  const p = await planFor(h.api, HOSTS_ONLY, [client]);
+  h.brain.clearRequests();
+  h.brain.failNext(500, { method: "GET", path: "/tagging/host/", times: Infinity });
+  const report = await act(p, h.api, [client], { clock: () => AT, bulkIntents: true });
+  // No bulk intent for it: the per-entity path read again, failed, and changed nothing.
+  assert.equal(tagRequests(h.brain.requests)["POST /tagging/host"], undefined);
+  assert.deepEqual(report.records.map((r) => r.outcome), ["failed"]);
+  assert.match(report.records[0]?.error ?? "", /^cannot record the intent on Vectra: /);
+  assert.deepEqual(client.calls, []);
+  assert.deepEqual(h.brain.tags("host", "gone"), ["VAR Host Blocked", "VAR ID:Test Client:x"]);
+  h.brain.clearFaults();
+  const next = await act(await planFor(h.api, HOSTS_ONLY, [client]), h.api, [client], {
+    clock: () => AT,
+    bulkIntents: true,
+  });
+  assert.deepEqual(next.records.map((r) => r.outcome), ["ok"]);
+  assert.deepEqual(h.brain.tags("host", "gone"), []);
+});
+
 Deno.test("act() counts a bulk intent only once Vectra shows it, and writes the rest one by one", async () => {
   await using h = await startEngine(hostSeed(2));
   const client = testClientAs();

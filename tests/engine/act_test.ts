@@ -294,7 +294,12 @@ testEachReading(
     h.brain.clearRequests();
     const report = await act(p, h.api, [client], { clock: () => AT });
     assert.deepEqual(report.records.map((r) => r.outcome), ["ok"]);
-    assert.equal(tagReads(h), 2, "one read before the intent, one before the result");
+    assert.equal(tagReads(h), 1, "one read before the intent; the result is written in bulk");
+    assert.equal(
+      h.brain.requests.filter((r) => r.method === "PATCH").length,
+      0,
+      "no tag list is replaced",
+    );
     assert.deepEqual(h.brain.tags("host", "pc"), ["vectra_host_block_old"]);
     assert.deepEqual([...client.device.enforced("host")], []);
   },
