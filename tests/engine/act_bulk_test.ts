@@ -241,11 +241,15 @@ Deno.test("act() with bulkIntents keeps the per-entity read for an unblock that 
   );
 });
 
-Deno.test("act() with bulk tagging: an unblock that re-checks the block tag reads once, then writes in bulk", async () => {
-  const data = seed()
+/** A host var blocked whose block tag is gone: the next cycle unblocks it. */
+function releasedHost() {
+  return seed()
     .host({ name: "gone", ip: "10.0.0.9", tags: ["VAR Host Blocked", "VAR ID:Test Client:x"] })
     .build();
-  await using h = await startEngine(data);
+}
+
+Deno.test("act() with bulk tagging: an unblock that re-checks the block tag reads once, then writes in bulk", async () => {
+  await using h = await startEngine(releasedHost());
   const inner = testClientAs();
   const client: ResponseClient = {
     ...inner,
@@ -270,10 +274,7 @@ Deno.test("act() with bulk tagging: an unblock that re-checks the block tag read
 });
 
 Deno.test("act() with bulk tagging: a failed fresh read leaves the unblock to the per-entity path", async () => {
-  const data = seed()
-    .host({ name: "gone", ip: "10.0.0.9", tags: ["VAR Host Blocked", "VAR ID:Test Client:x"] })
-    .build();
-  await using h = await startEngine(data);
+  await using h = await startEngine(releasedHost());
   const client = testClientAs();
   const p = await planFor(h.api, HOSTS_ONLY, [client]);
   h.brain.clearRequests();
