@@ -515,7 +515,12 @@ async function runStep(
       ...base,
       outcome: "ok",
       elements: [],
-      message: `Cleared a stale intent of ${step.tagName.trim()} on ${describe(entity)}`,
+      message: step.completesUnblock
+        ? `Completed the interrupted unblock of ${
+          describe(entity)
+        } with client ${step.tagName.trim()}: ` +
+          "its elements were already released"
+        : `Cleared a stale intent of ${step.tagName.trim()} on ${describe(entity)}`,
     };
   }
   if (!client) {
@@ -809,8 +814,11 @@ async function reportEntry(
         `has a "${removeTag}" tag. Removing tag..`,
     });
   }
-  if (writeError || !changedState) return;
-  const confirming = succeeded.filter((r) => (r.set?.length ?? 0) > 0 || r.removed.length > 0);
+  const completing = succeeded.filter((r) => r.step.completesUnblock === true);
+  if (writeError || (!changedState && completing.length === 0)) return;
+  const confirming = succeeded.filter((r) =>
+    (r.set?.length ?? 0) > 0 || r.removed.length > 0 || r.step.completesUnblock === true
+  );
   const event = entry.operation === "unblock" ? "Unblocked" : "Blocked";
   const reasons = entry.operation === "groom" ? ["groomed after a change"] : entry.reasons;
   await addNote(context, entry, {

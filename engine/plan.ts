@@ -57,6 +57,12 @@ export interface ClientStep {
   readonly learnFirst: boolean;
   /** Why the step exists beyond the entry's reasons, e.g. `completes an interrupted block`. */
   readonly note: string | null;
+  /**
+   * A `clear` of an unblock's intent whose client holds no element any more: the unblock's
+   * state write had removed them, so the unblock was carried out and clearing the intent
+   * completes it, with its note.
+   */
+  readonly completesUnblock?: boolean;
 }
 
 /** One entity to block, unblock or groom, with its reasons and per-client steps. */
@@ -278,6 +284,7 @@ interface StepDraft {
   dropOnly: string[];
   learnFirst: boolean;
   note: string | null;
+  completesUnblock?: boolean;
 }
 
 /** Mutable entry while planning. */
@@ -859,6 +866,9 @@ function decide(input: KindInput, context: Context): KindPlan {
         (recorded.length > 0 || learnFirst) && client.supports.has(unblockOp)
       ) {
         entry.steps.push({ ...step(client, "unblock", recorded, note), learnFirst });
+      } else if (intent.operation === "unblock" && recorded.length === 0) {
+        // Its VAR ID tags go only once the client has unblocked: the state write was cut short.
+        entry.steps.push({ ...step(client, "clear", [], note), completesUnblock: true });
       } else {
         entry.steps.push(step(client, "clear", [], "clears a stale intent"));
       }

@@ -268,13 +268,9 @@ function addBlockTag(world: World): void {
 /** Notes expected from the killed run plus the next, by where the kill landed. */
 function notesFor(kill: KillPoint): number {
   // Once the state is on record without its intent, the next cycle has nothing to do, and
-  // the note of the killed run is lost; before that it completes the action, with a note.
-  // An unblock's state is on record once its VAR ID tag is gone: the next cycle finds
-  // nothing left to unblock and clears the marker and the intent, without a note.
-  const unblockRecorded = kill.name.startsWith("unblock:") &&
-    (kill.name.includes("before the marker removal") ||
-      kill.name.includes("before the intent removal"));
-  const afterStateWrite = unblockRecorded || kill.name.includes("after the intent removal") ||
+  // the note of the killed run is lost; before that it completes the action, with a note
+  // (an unblock whose VAR ID tag is already gone too: its intent says it was carried out).
+  const afterStateWrite = kill.name.includes("after the intent removal") ||
     kill.name.includes("before the note");
   return afterStateWrite ? 0 : 1;
 }

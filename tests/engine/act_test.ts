@@ -235,6 +235,57 @@ testEachReading(
   },
 );
 
+testEachReading(
+  "an unblock cut short after its VAR ID tag went is completed with its note, without a client call",
+  async (reading) => {
+    // The killed run had unblocked and removed the VAR ID tag, not yet the marker or intent.
+    const tags = ["VAR Host Blocked", "VAR Pending:Test Client:unblock", "analyst-note"];
+    await using h = await startEngine(seed().host({ name: "pc", tags }).build(), "2.5", reading);
+    const client = testClientAs();
+    const p = await planFor(h.api, HOSTS_ONLY, [client]);
+    assert.deepEqual(
+      p.host.entries.map((e) => [e.operation, e.steps.map((s) => [s.mode, s.completesUnblock])]),
+      [["unblock", [["clear", true]]]],
+    );
+    const report = await act(p, h.api, [client], { clock: () => AT });
+    assert.deepEqual(report.records.map((r) => [r.outcome, r.message]), [[
+      "ok",
+      "Completed the interrupted unblock of host 1 pc (10.0.0.1) with client Test Client: " +
+      "its elements were already released",
+    ]]);
+    assert.deepEqual(client.calls, []);
+    assert.deepEqual(h.brain.tags("host", "pc"), ["analyst-note"]);
+    const notes = h.brain.notes("host", "pc");
+    assert.equal(notes.length, 1);
+    assert.equal(
+      notes[0]?.note,
+      "VAR: Unblocked on 27 Nov 2026 at 10:00:00 by Test Client (no longer matches)",
+    );
+  },
+);
+
+testEachReading(
+  "a block intent whose client records nothing and cannot unblock is only cleared, without a note",
+  async (reading) => {
+    const tags = ["VAR Pending:Test Client:block"];
+    await using h = await startEngine(seed().host({ name: "pc", tags }).build(), "2.5", reading);
+    const inner = testClientAs();
+    const supports = new Set([...inner.supports].filter((op) => op !== "blockHost"));
+    const client: ResponseClient = { ...inner, supports };
+    const p = await planFor(h.api, HOSTS_ONLY, [client]);
+    assert.deepEqual(
+      p.host.entries.map((e) => e.steps.map((s) => [s.mode, s.completesUnblock])),
+      [[["clear", undefined]]],
+    );
+    const report = await act(p, h.api, [client], { clock: () => AT });
+    assert.deepEqual(report.records.map((r) => [r.outcome, r.message]), [
+      ["ok", "Cleared a stale intent of Test Client on host 1 pc (10.0.0.1)"],
+    ]);
+    assert.deepEqual(h.brain.tags("host", "pc"), []);
+    assert.deepEqual(h.brain.notes("host", "pc"), []);
+  },
+);
+
 /** A host recorded as blocked by the test client, without the block tag. */
 function blockedPc() {
   return seed().host({
