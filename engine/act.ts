@@ -249,8 +249,8 @@ interface IntentRecording {
  * re-checks the block tag (`keepIfTagged`) reads its tags first, one request: found back,
  * it goes into `foundTagged` and is not acted on; else its intents join the bulk requests.
  * Entities with several entries and entries that will not be carried out keep the
- * per-entity path, and so does an entity whose read or bulk request fails (a warning is
- * logged): that path reads and writes its tags on its own.
+ * per-entity path, and so does an entity whose read or bulk request fails (a failed bulk
+ * request is logged as a warning): that path reads and writes its tags on its own.
  */
 async function recordIntents(
   wave: PlanEntry[][],
@@ -511,16 +511,15 @@ async function runStep(
   const entity = entry.entity;
   const base = { step, set: null, removed: [] as string[] };
   if (step.mode === "clear") {
+    const [by, who] = [step.tagName.trim(), describe(entity)];
     return {
       ...base,
       outcome: "ok",
       elements: [],
       message: step.completesUnblock
-        ? `Completed the interrupted unblock of ${
-          describe(entity)
-        } with client ${step.tagName.trim()}: ` +
+        ? `Completed the interrupted unblock of ${who} with client ${by}: ` +
           "its elements were already released"
-        : `Cleared a stale intent of ${step.tagName.trim()} on ${describe(entity)}`,
+        : `Cleared a stale intent of ${by} on ${who}`,
     };
   }
   if (!client) {
