@@ -38,6 +38,28 @@ import type { Account, Detection, Host, StaticIps } from "../../engine/model.ts"
 /** What the device can enforce, as the harness reports it. */
 export type EnforcedKind = "host" | "account" | "detection" | "static";
 
+/** The name prefix of the objects var creates for each kind on an object firewall. */
+export const OBJECT_PREFIX: Readonly<Record<EnforcedKind, string>> = {
+  host: "var-host-",
+  account: "var-account-",
+  detection: "var-detection-",
+  static: "var-static-",
+};
+
+/** `<group>/<name>` of each member of the groups that is var's object for `kind`. */
+export function groupMembersOf(
+  groups: Iterable<readonly [string, Iterable<string>]>,
+  kind: EnforcedKind,
+): Set<string> {
+  const found = new Set<string>();
+  for (const [group, members] of groups) {
+    for (const name of members) {
+      if (name.startsWith(OBJECT_PREFIX[kind])) found.add(`${group}/${name}`);
+    }
+  }
+  return found;
+}
+
 /**
  * The entities the suite blocks and unblocks. Every `start()` must return equal samples:
  * the suite compares two fresh harnesses to check that names are deterministic.

@@ -12,7 +12,13 @@ import {
   startFakeCheckPoint,
 } from "../fakes/checkpoint.ts";
 import type { FakeServer } from "../fakes/_serve.ts";
-import { type ContractHarness, type EnforcedKind, runClientContract } from "./_contract.ts";
+import {
+  type ContractHarness,
+  type EnforcedKind,
+  groupMembersOf,
+  OBJECT_PREFIX,
+  runClientContract,
+} from "./_contract.ts";
 import { sampleDetection, sampleHost, sampleSet } from "./_entities.ts";
 import { type ClientLab, clientLab, rejectsClientError } from "./_lab.ts";
 
@@ -49,20 +55,9 @@ async function startLab(
   return { server, ...await clientLab(create, () => server.close()) };
 }
 
-const PREFIX: Record<EnforcedKind, string> = {
-  host: "var-host-",
-  account: "var-account-",
-  detection: "var-detection-",
-  static: "var-static-",
-};
-
 /** What gateway gw1 enforces of a kind: `<group>/<object name>`, as last installed. */
 function installed(fake: FakeCheckPoint, kind: EnforcedKind, gateway = "gw1"): Set<string> {
-  const found = new Set<string>();
-  for (const [group, members] of fake.installed(gateway)) {
-    for (const name of members) if (name.startsWith(PREFIX[kind])) found.add(`${group}/${name}`);
-  }
-  return found;
+  return groupMembersOf(fake.installed(gateway), kind);
 }
 
 /** The contract harness: one fake management server and a fresh client per case. */
@@ -74,7 +69,7 @@ async function checkPointHarness(): Promise<ContractHarness> {
     samples: sampleSet(),
     enforced: (kind) => Promise.resolve(installed(fake, kind)),
     vanish: (kind) =>
-      Promise.resolve(fake.deleteEverywhere((name) => name.startsWith(PREFIX[kind]))),
+      Promise.resolve(fake.deleteEverywhere((name) => name.startsWith(OBJECT_PREFIX[kind]))),
     faults: {
       serverError: () => fake.failAlways(503),
       down: () => lab.server.down(),

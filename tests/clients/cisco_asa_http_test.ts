@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { type AsaClient, AsaConfigSchema, ciscoAsaHttp } from "../../clients/cisco_asa_http.ts";
 import { type FakeAsa, type FakeAsaOptions, startFakeAsa } from "../fakes/cisco_asa.ts";
 import type { FakeServer } from "../fakes/_serve.ts";
-import { type ContractHarness, type EnforcedKind, runClientContract } from "./_contract.ts";
+import {
+  type ContractHarness,
+  type EnforcedKind,
+  groupMembersOf,
+  OBJECT_PREFIX,
+  runClientContract,
+} from "./_contract.ts";
 import { sampleHost, sampleSet } from "./_entities.ts";
 import { type ClientLab, clientLab, rejectsClientError } from "./_lab.ts";
 
@@ -32,23 +38,12 @@ async function startLab(
   return { server, ...await clientLab(create, () => server.close()) };
 }
 
-const PREFIX: Record<EnforcedKind, string> = {
-  host: "var-host-",
-  account: "var-account-",
-  detection: "var-detection-",
-  static: "var-static-",
-};
-
 /** What the running configuration enforces of a kind: `<group>/<object>`. */
 function enforced(fake: FakeAsa, kind: EnforcedKind): Set<string> {
-  const found = new Set<string>();
-  for (const [group, members] of fake.running.groups) {
-    for (const line of members) {
-      const name = line.replace(/^network-object object /, "");
-      if (name.startsWith(PREFIX[kind])) found.add(`${group}/${name}`);
-    }
-  }
-  return found;
+  const objects = [...fake.running.groups].map(([group, members]) =>
+    [group, members.map((line) => line.replace(/^network-object object /, ""))] as const
+  );
+  return groupMembersOf(objects, kind);
 }
 
 async function asaHarness(): Promise<ContractHarness> {
@@ -60,10 +55,10 @@ async function asaHarness(): Promise<ContractHarness> {
     enforced: (kind) => Promise.resolve(enforced(fake, kind)),
     vanish: (kind) => {
       for (const [group, members] of fake.running.groups) {
-        fake.running.groups.set(group, members.filter((m) => !m.includes(PREFIX[kind])));
+        fake.running.groups.set(group, members.filter((m) => !m.includes(OBJECT_PREFIX[kind])));
       }
       for (const name of [...fake.running.objects.keys()]) {
-        if (name.startsWith(PREFIX[kind])) fake.running.objects.delete(name);
+        if (name.startsWith(OBJECT_PREFIX[kind])) fake.running.objects.delete(name);
       }
       return Promise.resolve();
     },

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { ciscoFmc, type FmcClient, FmcConfigSchema } from "../../clients/cisco_fmc.ts";
 import { type FakeFmc, type FakeFmcOptions, startFakeFmc } from "../fakes/cisco_fmc.ts";
 import type { FakeServer } from "../fakes/_serve.ts";
-import { type ContractHarness, type EnforcedKind, runClientContract } from "./_contract.ts";
+import {
+  type ContractHarness,
+  type EnforcedKind,
+  groupMembersOf,
+  OBJECT_PREFIX,
+  runClientContract,
+} from "./_contract.ts";
 import { sampleHost, sampleSet } from "./_entities.ts";
 import { type ClientLab, clientLab, rejectsClientError } from "./_lab.ts";
 
@@ -33,20 +39,9 @@ async function startLab(
   return { server, ...await clientLab(create, () => server.close()) };
 }
 
-const PREFIX: Record<EnforcedKind, string> = {
-  host: "var-host-",
-  account: "var-account-",
-  detection: "var-detection-",
-  static: "var-static-",
-};
-
 /** What a device enforces of a kind, as last deployed: `<group>/<object name>`. */
 function deployed(fake: FakeFmc, kind: EnforcedKind, device = "ftd-ward"): Set<string> {
-  const found = new Set<string>();
-  for (const [group, members] of fake.deployed(device)) {
-    for (const name of members) if (name.startsWith(PREFIX[kind])) found.add(`${group}/${name}`);
-  }
-  return found;
+  return groupMembersOf(fake.deployed(device), kind);
 }
 
 async function fmcHarness(): Promise<ContractHarness> {
@@ -59,15 +54,18 @@ async function fmcHarness(): Promise<ContractHarness> {
     vanish: (kind) => {
       for (const group of fake.groups.values()) {
         group.objects = group.objects.filter((id) =>
-          !fake.objects.get(id)?.name.startsWith(PREFIX[kind])
+          !fake.objects.get(id)?.name.startsWith(OBJECT_PREFIX[kind])
         );
       }
       for (const [id, object] of fake.objects) {
-        if (object.name.startsWith(PREFIX[kind])) fake.objects.delete(id);
+        if (object.name.startsWith(OBJECT_PREFIX[kind])) fake.objects.delete(id);
       }
       for (const device of fake.devices) {
         for (const [group, members] of fake.deployed(device)) {
-          fake.deployed(device).set(group, members.filter((m) => !m.startsWith(PREFIX[kind])));
+          fake.deployed(device).set(
+            group,
+            members.filter((m) => !m.startsWith(OBJECT_PREFIX[kind])),
+          );
         }
       }
       return Promise.resolve();

@@ -11,7 +11,13 @@ import {
   startFakeFortiManager,
 } from "../fakes/fortimanager.ts";
 import type { FakeServer } from "../fakes/_serve.ts";
-import { type EnforcedKind, runClientContract, type TwoDeviceHarness } from "./_contract.ts";
+import {
+  type EnforcedKind,
+  groupMembersOf,
+  OBJECT_PREFIX,
+  runClientContract,
+  type TwoDeviceHarness,
+} from "./_contract.ts";
 import { sampleDetection, sampleHost, sampleSet } from "./_entities.ts";
 import { type ClientLab, clientLab, rejectsClientError } from "./_lab.ts";
 
@@ -58,37 +64,26 @@ async function startLab(
   return { servers, lookups, ...lab };
 }
 
-const PREFIX: Record<EnforcedKind, string> = {
-  host: "var-host-",
-  account: "var-account-",
-  detection: "var-detection-",
-  static: "var-static-",
-};
-
 /** What a managed device enforces of a kind, as last installed: `<group>/<name>`. */
 function installed(fake: FakeFortiManager, kind: EnforcedKind, device = "fgt-ward/root") {
-  const found = new Set<string>();
-  for (const [group, members] of fake.installed(device)) {
-    for (const name of members) if (name.startsWith(PREFIX[kind])) found.add(`${group}/${name}`);
-  }
-  return found;
+  return groupMembersOf(fake.installed(device), kind);
 }
 
 /** Deletes a kind's members and objects behind the client's back, and installs that. */
 function vanish(fake: FakeFortiManager, kind: EnforcedKind): void {
   for (const groups of [fake.db.groups, fake.db.groups6]) {
     for (const [group, members] of groups) {
-      groups.set(group, members.filter((m) => !m.startsWith(PREFIX[kind])));
+      groups.set(group, members.filter((m) => !m.startsWith(OBJECT_PREFIX[kind])));
     }
   }
   for (const addresses of [fake.db.addresses, fake.db.addresses6]) {
     for (const name of [...addresses.keys()]) {
-      if (name.startsWith(PREFIX[kind])) addresses.delete(name);
+      if (name.startsWith(OBJECT_PREFIX[kind])) addresses.delete(name);
     }
   }
   for (const device of ["fgt-ward/root", "fgt-core/root"]) {
     for (const [group, members] of fake.installed(device)) {
-      fake.installed(device).set(group, members.filter((m) => !m.startsWith(PREFIX[kind])));
+      fake.installed(device).set(group, members.filter((m) => !m.startsWith(OBJECT_PREFIX[kind])));
     }
   }
 }

@@ -19,6 +19,7 @@ import {
 import {
   type ContractHarness,
   type EnforcedKind,
+  OBJECT_PREFIX,
   runClientContract,
   type TwoDeviceHarness,
 } from "./_contract.ts";
@@ -106,13 +107,6 @@ async function startLab(
   }
 }
 
-const PREFIX: Record<EnforcedKind, string> = {
-  host: "var-host-",
-  account: "var-account-",
-  detection: "var-detection-",
-  static: "var-static-",
-};
-
 /** Group and object names of a kind in the fake's memory, e.g. `External-Block/var-static-…`. */
 function enforcedIn(fake: FakeFortiGate, kind: EnforcedKind, vdom = "root"): Set<string> {
   const tables = fake.vdom(vdom);
@@ -120,7 +114,7 @@ function enforcedIn(fake: FakeFortiGate, kind: EnforcedKind, vdom = "root"): Set
   for (const groups of [tables.addrgrp, tables.addrgrp6]) {
     for (const group of groups.values()) {
       for (const member of group.member) {
-        if (member.startsWith(PREFIX[kind])) found.add(`${group.name}/${member}`);
+        if (member.startsWith(OBJECT_PREFIX[kind])) found.add(`${group.name}/${member}`);
       }
     }
   }
@@ -128,7 +122,7 @@ function enforcedIn(fake: FakeFortiGate, kind: EnforcedKind, vdom = "root"): Set
     const [table, objects] of [["address", tables.address], ["address6", tables.address6]] as const
   ) {
     for (const name of objects.keys()) {
-      if (name.startsWith(PREFIX[kind])) found.add(`${table}:${name}`);
+      if (name.startsWith(OBJECT_PREFIX[kind])) found.add(`${table}:${name}`);
     }
   }
   return found;
@@ -139,12 +133,12 @@ function vanishIn(fake: FakeFortiGate, kind: EnforcedKind): void {
   const tables = fake.vdom();
   for (const groups of [tables.addrgrp, tables.addrgrp6]) {
     for (const group of groups.values()) {
-      group.member = group.member.filter((m) => !m.startsWith(PREFIX[kind]));
+      group.member = group.member.filter((m) => !m.startsWith(OBJECT_PREFIX[kind]));
     }
   }
   for (const objects of [tables.address, tables.address6]) {
     for (const name of [...objects.keys()]) {
-      if (name.startsWith(PREFIX[kind])) objects.delete(name);
+      if (name.startsWith(OBJECT_PREFIX[kind])) objects.delete(name);
     }
   }
 }

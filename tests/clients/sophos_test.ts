@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { sophos, type SophosClient, SophosConfigSchema } from "../../clients/sophos.ts";
 import { type FakeSophos, type FakeSophosOptions, startFakeSophos } from "../fakes/sophos.ts";
 import type { FakeServer } from "../fakes/_serve.ts";
-import { type ContractHarness, type EnforcedKind, runClientContract } from "./_contract.ts";
+import {
+  type ContractHarness,
+  type EnforcedKind,
+  groupMembersOf,
+  OBJECT_PREFIX,
+  runClientContract,
+} from "./_contract.ts";
 import { sampleHost, sampleSet } from "./_entities.ts";
 import { type ClientLab, clientLab, rejectsClientError } from "./_lab.ts";
 
@@ -39,19 +45,8 @@ async function startLab(
   return { servers, ...lab };
 }
 
-const PREFIX: Record<EnforcedKind, string> = {
-  host: "var-host-",
-  account: "var-account-",
-  detection: "var-detection-",
-  static: "var-static-",
-};
-
 function enforced(fake: FakeSophos, kind: EnforcedKind): Set<string> {
-  const found = new Set<string>();
-  for (const [group, { hosts }] of fake.groups) {
-    for (const name of hosts) if (name.startsWith(PREFIX[kind])) found.add(`${group}/${name}`);
-  }
-  return found;
+  return groupMembersOf([...fake.groups].map(([group, { hosts }]) => [group, hosts]), kind);
 }
 
 async function harness(count: number) {
@@ -66,10 +61,10 @@ async function harness(count: number) {
       Promise.resolve(enforced(on(device).fake, kind)),
     vanish: (kind: EnforcedKind) => {
       for (const group of first.fake.groups.values()) {
-        group.hosts = group.hosts.filter((h) => !h.startsWith(PREFIX[kind]));
+        group.hosts = group.hosts.filter((h) => !h.startsWith(OBJECT_PREFIX[kind]));
       }
       for (const name of [...first.fake.hosts.keys()]) {
-        if (name.startsWith(PREFIX[kind])) first.fake.hosts.delete(name);
+        if (name.startsWith(OBJECT_PREFIX[kind])) first.fake.hosts.delete(name);
       }
       return Promise.resolve();
     },
