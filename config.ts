@@ -25,6 +25,7 @@ import type {
   SyslogConfig,
   WindowConfig,
 } from "./config_types.ts";
+import { errorText } from "./engine/error_text.ts";
 
 /** One core key of `var.env`: its name, default as written in the file, and help. */
 export interface KeySpec {
@@ -1226,7 +1227,7 @@ export async function loadConfig(path: string, options: LoadConfigOptions): Prom
     } catch (error) {
       fail(
         neverFile,
-        `cannot read the file: ${error instanceof Error ? error.message : String(error)}`,
+        `cannot read the file: ${errorText(error)}`,
       );
     }
   }

@@ -24,6 +24,7 @@ import { testSmtpCommand, testSyslogCommand } from "./cli/notify_cmd.ts";
 import { runCommand, type RunOptions } from "./cli/run_cmd.ts";
 import { secretsCheckCommand, secretsListCommand, secretsSetCommand } from "./cli/secrets_cmd.ts";
 import { VERSION } from "./cli/version.ts";
+import { errorText } from "./engine/error_text.ts";
 
 const encoder = new TextEncoder();
 
@@ -171,7 +172,7 @@ function exitCodeFor(error: unknown): number {
     writeErr(redactText(error.message) + "\n");
     return EXIT_VECTRA_UNREADABLE;
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorText(error);
   writeErr(redactText(`Cannot run var: ${message}`) + "\n");
   return EXIT_USAGE;
 }

@@ -38,6 +38,7 @@ import {
   type Target,
   targetsFor,
 } from "./_targets.ts";
+import { errorText } from "../engine/error_text.ts";
 
 /** Why an action runs: what Vectra recorded, or var taking back its own change. */
 export interface ApplyOptions {
@@ -192,7 +193,7 @@ export function adapterClient<D>(adapter: DeviceAdapter<D>): ResponseClient {
           await batch.commit();
           return outcomes;
         } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
+          const message = errorText(error);
           return outcomes.map((o) => o.ok ? { entry: o.entry, ok: false, error: message } : o);
         }
       };

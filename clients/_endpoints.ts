@@ -22,6 +22,7 @@ import type { Host } from "../engine/model.ts";
 import type { Failure } from "./_fanout.ts";
 import { pollTask, type TaskTiming } from "./_tasks.ts";
 import { hostAddress } from "./_targets.ts";
+import { errorText } from "../engine/error_text.ts";
 
 /** Where an endpoint's isolation stands. */
 export type Isolation =
@@ -92,7 +93,7 @@ export interface EndpointAdapter {
 export function failureOfCause(error: unknown): Failure {
   const cause = error instanceof Error ? error.cause : undefined;
   return {
-    message: error instanceof Error ? error.message : String(error),
+    message: errorText(error),
     status: cause instanceof HttpError
       ? cause.status
       : error instanceof HttpError

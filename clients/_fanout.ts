@@ -9,6 +9,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { ClientError, type Operation } from "../engine/client.ts";
+import { errorText } from "../engine/error_text.ts";
 
 const logger = getLogger(["var", "client", "fanout"]);
 
@@ -95,7 +96,7 @@ export async function rollBack<D>(
       logger.error("Cannot roll back {keys} on {device}: {error}", {
         keys: keys.join(", "),
         device: label(device),
-        error: error instanceof Error ? error.message : String(error),
+        error: errorText(error),
       });
     }
   }));

@@ -14,6 +14,7 @@ import { keysSchema } from "./_config.ts";
 import { type ApiEndpointConfig, apiUrlKeys, parseApiUrl } from "./_devices.ts";
 import { parseTaskTiming, taskKeys, type TaskTiming } from "./_tasks.ts";
 import type { ClientContext, ConfigKey } from "./interface.ts";
+import { errorText } from "../engine/error_text.ts";
 
 /** The configuration of a Trend Micro client. */
 export interface TrendConfig extends ApiEndpointConfig {
@@ -117,7 +118,7 @@ export function trendApi(
           ? `; check ${secrets} and the key's role`
           : "";
         throw new Error(
-          `cannot ${what}: ${error instanceof Error ? error.message : String(error)}${hint}`,
+          `cannot ${what}: ${errorText(error)}${hint}`,
           {
             cause: error,
           },

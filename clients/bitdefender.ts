@@ -16,6 +16,7 @@ import { type ApiEndpointConfig, apiUrlKeys, parseApiUrl } from "./_devices.ts";
 import { type Endpoint, endpointClient, failureOfCause, macKey } from "./_endpoints.ts";
 import { parseTaskTiming, taskKeys, type TaskTiming } from "./_tasks.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
+import { errorText } from "../engine/error_text.ts";
 
 /** Secret-store service of the GravityZone API key. */
 export const BITDEFENDER_SECRET_SERVICE = "Bitdefender";
@@ -106,7 +107,7 @@ async function createBitdefenderClient(config: BitdefenderConfig, context: Clien
       });
       answer = response.json<Record<string, unknown>>();
     } catch (error) {
-      throw new Error(`cannot ${what}: ${error instanceof Error ? error.message : String(error)}`, {
+      throw new Error(`cannot ${what}: ${errorText(error)}`, {
         cause: error,
       });
     }

@@ -17,6 +17,7 @@ import type { Failure } from "./_fanout.ts";
 import { pollTask, type TaskTiming } from "./_tasks.ts";
 import type { DeviceEndpoint } from "./_devices.ts";
 import type { ClientContext } from "./interface.ts";
+import { errorText } from "../engine/error_text.ts";
 
 const logger = getLogger(["var", "client", "checkpoint"]);
 
@@ -107,7 +108,7 @@ export class CheckPointApi {
         ...(this.#signal ? { signal: this.#signal } : {}),
       });
     } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = errorText(error);
       const status = error instanceof HttpError ? error.status : null;
       throw new CheckPointError(`cannot ${what}: ${detail}`, status);
     }
@@ -240,7 +241,7 @@ export class CheckPointApi {
     try {
       return await this.#installedSince(sid, groups, policyPackage, targets);
     } catch (error) {
-      return this.#unsure(error instanceof Error ? error.message : String(error));
+      return this.#unsure(errorText(error));
     }
   }
 
@@ -401,5 +402,5 @@ function objectOf(value: unknown): CheckPointObject | null {
 export function failureOf(error: unknown): Failure {
   return error instanceof CheckPointError
     ? { message: error.message, status: error.status }
-    : { message: error instanceof Error ? error.message : String(error), status: null };
+    : { message: errorText(error), status: null };
 }

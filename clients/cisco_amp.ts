@@ -17,6 +17,7 @@ import { type ApiEndpointConfig, apiUrlKeys, parseApiUrl } from "./_devices.ts";
 import { type Endpoint, endpointClient, failureOfCause, type Isolation } from "./_endpoints.ts";
 import { parseTaskTiming, taskKeys, type TaskTiming } from "./_tasks.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
+import { errorText } from "../engine/error_text.ts";
 
 /** Secret-store service of the API client id and key. */
 export const AMP_SECRET_SERVICE = "Cisco_Amp";
@@ -104,7 +105,7 @@ async function createAmpClient(config: AmpConfig, context: ClientContext) {
         ? null
         : (response.json<{ data?: unknown }>().data ?? null);
     } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = errorText(error);
       const hint = error instanceof HttpError && (error.status === 401 || error.status === 403)
         ? `; check the secrets ${AMP_SECRET_SERVICE}/Client_ID and API_Key (a read & write API credential)`
         : "";

@@ -25,6 +25,7 @@ import type { DeviceAnswer, Failure } from "./_fanout.ts";
 import { entryOfName, isOwned, objectName, ownershipNote } from "./_names.ts";
 import type { Scope, Target } from "./_targets.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
+import { errorText } from "../engine/error_text.ts";
 
 /** Secret-store service of the ASA user name and password. */
 export const ASA_SECRET_SERVICE = "Cisco_ASA_HTTP";
@@ -147,7 +148,7 @@ class AsaCli {
         ...(this.#signal ? { signal: this.#signal } : {}),
       })).text;
     } catch (error) {
-      throw new Error(`cannot ${what}: ${error instanceof Error ? error.message : String(error)}`, {
+      throw new Error(`cannot ${what}: ${errorText(error)}`, {
         cause: error,
       });
     }

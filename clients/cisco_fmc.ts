@@ -30,6 +30,7 @@ import {
   type FmcObject,
 } from "./cisco_fmc_api.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
+import { errorText } from "../engine/error_text.ts";
 
 export { FMC_SECRET_SERVICE } from "./cisco_fmc_api.ts";
 
@@ -140,7 +141,7 @@ function fmcAdapter(api: FmcApi, config: FmcConfig): DeviceAdapter<FmcApi> {
     legacyIds: true,
     label: () => api.label,
     failureOf: (error): Failure => ({
-      message: error instanceof Error ? error.message : String(error),
+      message: errorText(error),
       status: error instanceof FmcError ? error.status : null,
     }),
     async apply(_api, action, targets, options) {
@@ -191,7 +192,7 @@ async function applyOn(
   const added = new Set<string>();
   const failAll = (error: unknown) => {
     const failure = {
-      message: error instanceof Error ? error.message : String(error),
+      message: errorText(error),
       status: error instanceof FmcError ? error.status : null,
     };
     for (const key of [...targets.map((t) => t.key), ...legacyIds]) {
@@ -233,7 +234,7 @@ async function applyOn(
       }
     } catch (error) {
       failed.set(target.key, {
-        message: error instanceof Error ? error.message : String(error),
+        message: errorText(error),
         status: error instanceof FmcError ? error.status : null,
       });
     }

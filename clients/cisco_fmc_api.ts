@@ -15,6 +15,7 @@ import type { ApiEndpointConfig } from "./_devices.ts";
 import { authenticated, expiringToken, type Session } from "./_session.ts";
 import { pollTask, type TaskTiming } from "./_tasks.ts";
 import type { ClientContext } from "./interface.ts";
+import { errorText } from "../engine/error_text.ts";
 
 /** Secret-store service of the FMC user name and password. */
 export const FMC_SECRET_SERVICE = "Cisco_FMC";
@@ -118,7 +119,7 @@ export class FmcApi {
         (r) => r.status === 401,
       );
     } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = errorText(error);
       throw new FmcError(
         `cannot ${what}: ${detail}`,
         error instanceof HttpError ? error.status : null,

@@ -14,6 +14,7 @@ import { parseIpOrNetwork, prefixOfNetmask } from "../engine/ip.ts";
 import { type Failure, KeyLocks } from "./_fanout.ts";
 import { pollTask, type TaskTiming } from "./_tasks.ts";
 import type { ClientContext } from "./interface.ts";
+import { errorText } from "../engine/error_text.ts";
 
 const logger = getLogger(["var", "client", "fortimanager"]);
 
@@ -129,7 +130,7 @@ export class FmgApi {
       });
       answer = response.json<Record<string, unknown>>();
     } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = errorText(error);
       throw new FmgError(
         `cannot ${what}: ${detail}`,
         null,
@@ -192,7 +193,7 @@ export class FmgApi {
         "Cannot read the workspace mode of {server}; working without the ADOM lock: {error}",
         {
           server: this.label,
-          error: error instanceof Error ? error.message : String(error),
+          error: errorText(error),
         },
       );
       return false;
@@ -415,7 +416,7 @@ export class FmgApi {
     } catch (error) {
       logger.info("Installing on {server} although var changed nothing: {why}", {
         server: this.label,
-        why: error instanceof Error ? error.message : String(error),
+        why: errorText(error),
       });
       return false;
     }
@@ -438,5 +439,5 @@ function scopeLabel(scope: FmgScope): string {
 export function failureOf(error: unknown): Failure {
   return error instanceof FmgError
     ? { message: error.message, status: error.status }
-    : { message: error instanceof Error ? error.message : String(error), status: null };
+    : { message: errorText(error), status: null };
 }

@@ -14,6 +14,7 @@ import type { Failure } from "./_fanout.ts";
 import { isOwned } from "./_names.ts";
 import type { Session } from "./_session.ts";
 import type { ClientContext } from "./interface.ts";
+import { errorText } from "../engine/error_text.ts";
 
 /** Secret-store service of the FortiGate API tokens (key: the firewall's `FORTINET_IP` entry). */
 export const FORTINET_SECRET_SERVICE = "Fortinet";
@@ -156,7 +157,7 @@ export class FortiGateApi {
       if (error instanceof HttpError) {
         throw new FortiOsError(`cannot ${what}: ${error.message}`, error.status);
       }
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = errorText(error);
       throw new FortiOsError(`cannot ${what}: ${detail}`, null);
     }
     const status = response.status;
@@ -328,5 +329,5 @@ export function failureOf(error: unknown): Failure {
 }
 
 export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return errorText(error);
 }

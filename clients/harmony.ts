@@ -19,6 +19,7 @@ import { type Endpoint, endpointClient, failureOfCause, type Isolation } from ".
 import { authenticated, expiringToken } from "./_session.ts";
 import { parseTaskTiming, pollTask, taskKeys, type TaskTiming } from "./_tasks.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
+import { errorText } from "../engine/error_text.ts";
 
 /** Secret-store service of the Infinity Portal API key. */
 export const HARMONY_SECRET_SERVICE = "Harmony";
@@ -155,7 +156,7 @@ async function createHarmonyClient(config: HarmonyConfig, context: ClientContext
       return response.json<Record<string, unknown>>();
     } catch (error) {
       if (error instanceof Error && error.message.startsWith("cannot ")) throw error;
-      throw new Error(`cannot ${what}: ${error instanceof Error ? error.message : String(error)}`, {
+      throw new Error(`cannot ${what}: ${errorText(error)}`, {
         cause: error,
       });
     }

@@ -14,6 +14,7 @@ import { HttpEndpoint, HttpError } from "../engine/http.ts";
 import { parseIpOrNetwork } from "../engine/ip.ts";
 import { secretValues } from "../engine/secrets.ts";
 import type { ClientContext } from "./interface.ts";
+import { errorText } from "../engine/error_text.ts";
 
 const logger = getLogger(["var", "client", "pan"]);
 
@@ -370,7 +371,7 @@ export class PanApi {
       } catch (error) {
         logger.warn("Cannot store the generated API key of {entry}: {error}; kept in memory", {
           entry: this.entry,
-          error: error instanceof Error ? error.message : String(error),
+          error: errorText(error),
         });
       }
     } else {
@@ -453,5 +454,5 @@ function transportDetail(error: unknown): string {
 
 /** An error's message, for errors that never carry secrets (transport and XML errors). */
 export function safeMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return errorText(error);
 }

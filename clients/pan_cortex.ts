@@ -17,6 +17,7 @@ import { type ApiEndpointConfig, apiUrlKeys, parseApiUrl } from "./_devices.ts";
 import { type Endpoint, endpointClient, failureOfCause, type Isolation } from "./_endpoints.ts";
 import { parseTaskTiming, taskKeys, type TaskTiming } from "./_tasks.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
+import { errorText } from "../engine/error_text.ts";
 
 /** Secret-store service of the Cortex API key and its id. */
 export const CORTEX_SECRET_SERVICE = "Cortex";
@@ -132,7 +133,7 @@ async function createCortexClient(config: CortexConfig, context: ClientContext) 
         unknown
       >;
     } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = errorText(error);
       const hint = error instanceof HttpError && (error.status === 401 || error.status === 403)
         ? `; check the secrets ${CORTEX_SECRET_SERVICE}/API_Token and Key_ID, PAN_CORTEX_CORTEX_API_TYPE, and the key's role (Action Center edit, Endpoint Administration view)`
         : "";

@@ -32,6 +32,7 @@ import { type Failure, KeyLocks } from "./_fanout.ts";
 import { entryOfName, isOwned, objectName, ownershipNote } from "./_names.ts";
 import type { Scope, Target } from "./_targets.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
+import { errorText } from "../engine/error_text.ts";
 
 /** Secret-store service of the API user name and password. */
 export const SOPHOS_SECRET_SERVICE = "Sophos";
@@ -164,7 +165,7 @@ class SophosApi {
         ...(this.#signal ? { signal: this.#signal } : {}),
       })).text;
     } catch (error) {
-      throw new Error(`cannot ${what}: ${error instanceof Error ? error.message : String(error)}`, {
+      throw new Error(`cannot ${what}: ${errorText(error)}`, {
         cause: error,
       });
     }

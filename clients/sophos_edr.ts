@@ -18,6 +18,7 @@ import { type Endpoint, endpointClient, failureOfCause, type Isolation } from ".
 import { authenticated, expiringToken } from "./_session.ts";
 import { parseTaskTiming, taskKeys, type TaskTiming } from "./_tasks.ts";
 import type { ClientContext, ClientDefinition, ConfigKey } from "./interface.ts";
+import { errorText } from "../engine/error_text.ts";
 
 /** Secret-store service of the Sophos Central API credential. */
 export const SOPHOS_EDR_SECRET_SERVICE = "SophosEDR";
@@ -192,7 +193,7 @@ async function createSophosEdrClient(config: SophosEdrConfig, context: ClientCon
       return response.status === 404 ? null : response.json<Record<string, unknown>>();
     } catch (error) {
       if (error instanceof Error && error.message.startsWith("cannot ")) throw error;
-      throw new Error(`cannot ${what}: ${error instanceof Error ? error.message : String(error)}`, {
+      throw new Error(`cannot ${what}: ${errorText(error)}`, {
         cause: error,
       });
     }

@@ -22,6 +22,7 @@ import {
   TaniumConfigSchema,
 } from "./tanium_config.ts";
 import type { ClientContext, ClientDefinition } from "./interface.ts";
+import { errorText } from "../engine/error_text.ts";
 
 export { TANIUM_KEYS, type TaniumConfig, TaniumConfigSchema } from "./tanium_config.ts";
 
@@ -69,7 +70,7 @@ async function createTaniumClient(config: TaniumConfig, context: ClientContext) 
         ...(context.signal ? { signal: context.signal } : {}),
       })).json();
     } catch (error) {
-      throw new Error(`cannot ${what}: ${error instanceof Error ? error.message : String(error)}`, {
+      throw new Error(`cannot ${what}: ${errorText(error)}`, {
         cause: error,
       });
     }

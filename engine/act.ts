@@ -21,6 +21,7 @@ import { WaveStages } from "./act_stages.ts";
 import { editKey, hasBulkTagging, type TagEdit, writeTagEdits } from "./act_bulk_state.ts";
 import { applyTagChange, buildNote } from "./state.ts";
 import { type PendingOperation, pendingTag } from "./state_tags.ts";
+import { errorText } from "./error_text.ts";
 
 /** Options for {@linkcode act}. */
 export interface ActOptions {
@@ -439,10 +440,6 @@ function plannedRecords(brain: string, entry: PlanEntry, why: string): ActionRec
 export function describe(entity: Entity): string {
   if (entity.kind === "host") return `host ${entity.id} ${entity.name} (${entity.ip ?? "no IP"})`;
   return `${entity.kind} ${entity.id} ${entity.name}`;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The original's Info message for a confirmed block or unblock (engine.md §5.5). */

@@ -17,6 +17,7 @@ import type { Kind } from "./model.ts";
 import type { VectraApi } from "./vectra/api.ts";
 import { listTagged } from "./vectra/tagged.ts";
 import { ELEMENT_TAG_PREFIX, PENDING_TAG_PREFIX } from "./state_tags.ts";
+import { errorText } from "./error_text.ts";
 
 /** One entity's tag change, as single tags to add and remove. */
 export interface TagEdit {
@@ -206,8 +207,4 @@ async function readBack(
       );
     }
   }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

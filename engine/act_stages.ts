@@ -8,6 +8,7 @@
  */
 
 import type { ResponseClient, StagedChanges } from "./client.ts";
+import { errorText } from "./error_text.ts";
 
 /** The batches of a wave, one per committing client. */
 export class WaveStages {
@@ -39,7 +40,7 @@ export class WaveStages {
         try {
           await stage.commit();
         } catch (error) {
-          this.#failures.set(name, error instanceof Error ? error.message : String(error));
+          this.#failures.set(name, errorText(error));
         }
       }),
     );

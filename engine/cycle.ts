@@ -21,6 +21,7 @@ import { repairDrift } from "./drift.ts";
 import { reconcileStaticIps } from "./static_ips.ts";
 import { isoSeconds } from "./state_tags.ts";
 import type { VectraApi } from "./vectra/api.ts";
+import { errorText } from "./error_text.ts";
 
 /** A configured brain with its API client. */
 export interface BrainRuntime {
@@ -88,7 +89,7 @@ function planSelected(
 
 /** A snapshot for a brain that could not be read: every kind failed. */
 function unreadSnapshot(brain: string, error: unknown): Snapshot {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = errorText(error);
   return {
     brain,
     version: "2.5",
@@ -141,7 +142,7 @@ async function endCycle(clients: readonly ResponseClient[]): Promise<void> {
     } catch (error) {
       logger.warn("Cannot end the cycle on client {client}: {error}", {
         client: client.name,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorText(error),
       });
     }
   }));
@@ -263,9 +264,7 @@ async function cycle(
         } catch (error) {
           readFailed = true;
           plans[index] = null;
-          const text = `Cannot run the cycle for brain ${host}: ${
-            error instanceof Error ? error.message : String(error)
-          }`;
+          const text = `Cannot run the cycle for brain ${host}: ${errorText(error)}`;
           messages.push({ category: "Error", text });
           logger.error("{message}", { message: text });
           return {
@@ -348,7 +347,7 @@ export async function recheckNoBlockAccounts(
     const members = uids.length === 0 ? [] : await api.accountsByUids(uids, { fresh: true });
     if (failure === "") protectedIds = new Set(members.map((a) => a.id));
   } catch (error) {
-    failure = error instanceof Error ? error.message : String(error);
+    failure = errorText(error);
   }
   const drop = (e: PlanEntry) =>
     isBlock(e) && (protectedIds === null || protectedIds.has(e.entity.id));

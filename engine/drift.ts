@@ -20,6 +20,7 @@ import type { Snapshot } from "./snapshot.ts";
 import { elementTag, parsePendingTag } from "./state_tags.ts";
 import type { VectraApi } from "./vectra/api.ts";
 import { listTagged } from "./vectra/tagged.ts";
+import { errorText } from "./error_text.ts";
 
 const logger = getLogger(["var", "drift"]);
 
@@ -146,7 +147,7 @@ const BLOCK_OPERATION = {
 } as const;
 
 function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return errorText(error);
 }
 
 async function blockAgain(client: ResponseClient, entity: Entity): Promise<string[]> {

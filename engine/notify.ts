@@ -23,6 +23,7 @@ import nodemailer from "nodemailer";
 import type { EmailConfig, SyslogConfig } from "../config_types.ts";
 import type { SecretLookup } from "./secrets.ts";
 import type { ActionRecord, Category, CycleReport } from "./report.ts";
+import { errorText } from "./error_text.ts";
 
 const logger = getLogger(["var", "notify"]);
 
@@ -268,7 +269,7 @@ async function localHostname(option: string | undefined): Promise<string | null>
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return errorText(error);
 }
 
 async function resolveAddress(host: string): Promise<{ address: string; family: number }> {

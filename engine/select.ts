@@ -21,6 +21,7 @@ import type {
 import { BLOCK_EXPIRED_TAG, MARKER_TAGS, type PendingOperation, pendingTag } from "./state_tags.ts";
 import type { ScoreQuery, VectraApi } from "./vectra/api.ts";
 import { IdBatch } from "./id_batch.ts";
+import { errorText } from "./error_text.ts";
 
 export type {
   DetectionSnapshot,
@@ -383,7 +384,7 @@ export async function select(
       status: "failed",
       kind,
       error: `Cannot read ${kind}s from brain ${brain}: ${
-        error instanceof Error ? error.message : String(error)
+        errorText(error)
       }; nothing of kind ${kind} is blocked or unblocked this cycle`,
     }));
   }

@@ -12,6 +12,7 @@ import type { ResponseClient, StaticIpOutcome } from "./client.ts";
 import type { ActionOutcome, ActionRecord, Category } from "./report.ts";
 import { parseBlockableEntry, parseIpOrNetwork } from "./ip.ts";
 import { type NeverBlockEntry, protection } from "./never_block.ts";
+import { errorText } from "./error_text.ts";
 
 /** A line of the file that is not an entry. */
 export interface StaticIpProblem {
@@ -154,7 +155,7 @@ export async function reconcileStaticIps(
     try {
       outcomes = await client.blockStaticIps!({ dstIps: entries });
     } catch (error) {
-      const text = error instanceof Error ? error.message : String(error);
+      const text = errorText(error);
       outcomes = entries.map((entry) => ({ entry, ok: false, error: text }));
     }
     for (const o of outcomes) {
@@ -177,7 +178,7 @@ export async function reconcileStaticIps(
     } catch (error) {
       failed = true;
       const message = `Cannot read the static entries blocked on ${client.name}: ${
-        error instanceof Error ? error.message : String(error)
+        errorText(error)
       }; static entries on ${client.name} are left as they are this cycle`;
       messages.push({ category: "Error", text: message });
       logger.error("{message}", { message });
@@ -206,7 +207,7 @@ export async function reconcileStaticIps(
           ? await client.blockStaticIps!({ dstIps: entries })
           : await client.unblockStaticIps!({ dstIps: entries });
       } catch (error) {
-        const text = error instanceof Error ? error.message : String(error);
+        const text = errorText(error);
         outcomes = entries.map((entry) => ({ entry, ok: false, error: text }));
       }
       for (const entry of entries) {

@@ -40,6 +40,7 @@ import {
   type ListReading,
   ListReadings,
 } from "./comma.ts";
+import { errorText } from "../error_text.ts";
 
 const logger = getLogger(["var", "vectra"]);
 
@@ -1149,7 +1150,7 @@ export class SharedVectraApi implements VectraApi {
         { cause: error, status: error.status },
       );
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorText(error);
     return new VectraError(this.brain, `${prefix}: ${method} ${path} failed: ${message}`, {
       cause: error,
     });
